@@ -1,0 +1,1 @@
+/* See LICENSE file for copyright and license details. */
