@@ -1,1 +1,63 @@
 /* See LICENSE file for copyright and license details. */
+
+/* files and logging */
+static const char default_config[] = "/etc/python-policyd-spf/policyd-spf.conf";
+static const char log_ident[]      = "policyd-spf";	/* when argv[0] is unusable */
+
+/*
+ * Defaults of the pypolicyd-spf keys (pypolicyd-spf 3.0.4), then our own.
+ * The config file overrides every one of them.
+ */
+static const Conf conf_default = {
+	.debug                  = 1,		/* debugLevel */
+	.helo_reject            = "Fail",	/* HELO_reject */
+	.mfrom_reject           = "Fail",	/* Mail_From_reject */
+	.permerror_reject       = "False",	/* PermError_reject */
+	.temperror_defer        = "False",	/* TempError_Defer */
+	.skip_addresses         = "127.0.0.0/8,::ffff:127.0.0.0/104,::1",
+	.whitelist              = "",		/* Whitelist */
+	.domain_whitelist       = "",		/* Domain_Whitelist */
+	.helo_whitelist         = "",		/* HELO_Whitelist */
+	.domain_whitelist_ptr   = "",		/* Domain_Whitelist_PTR */
+	.reject_not_pass        = "",		/* Reject_Not_Pass_Domains */
+	.no_mail                = "False",	/* No_Mail */
+	.helo_pass_restriction  = "",		/* HELO_pass_restriction */
+	.mfrom_pass_restriction = "",		/* Mail_From_pass_restriction */
+	.prospective            = "",		/* Prospective */
+	.test_only              = 1,		/* TestOnly */
+	.enhanced_codes         = "Yes",	/* SPF_Enhanced_Status_Codes */
+	.header_type            = "SPF",	/* Header_Type */
+	.hide_receiver          = "No",		/* Hide_Receiver */
+	.authserv_id            = "HOSTNAME",	/* Authserv_Id */
+	.lookup_time            = 20,		/* Lookup_Time, s */
+	.whitelist_lookup_time  = 10,		/* Whitelist_Lookup_Time, s */
+	.void_limit             = 2,		/* Void_Limit */
+	.reason_message         = "Message {rejectdefer} due to: {spf}. Please see {url}",
+	.mock                   = 0,		/* Mock */
+	.per_user               = "",		/* Per_User */
+	/* ours */
+	.nameservers            = "",		/* Nameservers; empty: resolv.conf */
+	.default_exp            = "SPF fail - not authorized",	/* Default_Explanation */
+	.why_url                = "http://www.openspf.net/Why?s={scope};id={identity};ip={ip};r={receiver}",
+	.receiver_domain        = "",		/* Receiver_Domain; empty: hostname */
+	.dns_timeout_ms         = 2000,		/* DNS_Timeout_ms, one try */
+	.dns_tries              = 3,		/* DNS_Tries */
+};
+
+/* RFC 7208 4.6.4 processing limits; the RFC's values */
+static const int max_dns_terms = 10;	/* include a mx ptr exists redirect */
+static const int max_mx_names  = 10;	/* more: permerror */
+static const int max_ptr_names = 10;	/* more: ignored */
+static const int max_cnames    = 10;	/* CNAME hops per lookup */
+
+/* resolver */
+static const int edns_payload  = 1232;	/* bytes; larger answers go to TCP */
+
+/* input limits */
+#define LINE_MAX_LEN	4096		/* policy line; longer: request refused */
+#define REQ_MAX_ATTRS	64		/* attributes kept per request */
+#define CONF_LINE_MAX	8192		/* config file line */
+#define MACRO_MAX	8192		/* macro expansion before 253-cut */
+#define EXP_MAX		400		/* explanation kept for a reply */
+#define ARENA_SIZE	(4 << 20)	/* per evaluation: records, answers */
+#define MAX_SOCKS	32		/* c-ares sockets polled at once */
