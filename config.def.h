@@ -42,6 +42,7 @@ static const Conf conf_default = {
 	.receiver_domain        = "",		/* Receiver_Domain; empty: hostname */
 	.dns_timeout_ms         = 2000,		/* DNS_Timeout_ms, one try */
 	.dns_tries              = 3,		/* DNS_Tries */
+	.error_action           = "dunno",	/* Error_Action */
 };
 
 /* RFC 7208 4.6.4 processing limits; the RFC's values */
@@ -61,3 +62,6 @@ static const int edns_payload  = 1232;	/* bytes; larger answers go to TCP */
 #define EXP_MAX		400		/* explanation kept for a reply */
 #define ARENA_SIZE	(4 << 20)	/* per evaluation: records, answers */
 #define MAX_SOCKS	32		/* c-ares sockets polled at once */
+#define REPLY_MAX	(6 * LINE_MAX_LEN)	/* an action line: values + texts */
+#define INSTANCE_MAX	128		/* longer instance ids are not cached */
+#define ICACHE_SIZE	4		/* instances remembered (one is in use) */

@@ -24,6 +24,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -76,6 +77,7 @@ typedef struct {	/* one DNS answer, parsed into the arena */
 	size_t *len;		/* TXT lengths */
 	unsigned char (*ip)[16];/* A/AAAA */
 	unsigned ttl;		/* smallest TTL seen */
+	size_t first;		/* TXT: length of the first string of s[0] */
 	const char *err;	/* D_TEMP: why */
 } Answer;
 
@@ -106,9 +108,42 @@ typedef struct {	/* one check_host() evaluation, RFC 7208 4 */
 	int voids;		/* void lookups, 4.6.4 */
 	int void_limit;
 	long long deadline;	/* ms, monotonic */
+	int nomail;		/* first TXT string is "v=spf1 -all" (No_Mail) */
 	char exp[EXP_MAX];	/* explanation of a fail */
 	char why[512];		/* detail of a permerror/temperror */
 } Check;
+
+enum Act {	/* what a request gets; A_NONE is pypolicyd-spf's None: dunno */
+	A_NONE, A_DUNNO, A_PREPEND, A_REJECT, A_DEFER, A_RESULT_ONLY,
+	A_ERROR,	/* ours: Error_Action, for what pypolicyd-spf dies on */
+	NUM_ACTS
+};
+
+enum Attr {	/* the request attributes used; the rest are ignored */
+	AT_CLIENT, AT_HELO, AT_SENDER, AT_RECIPIENT, AT_INSTANCE, AT_QUEUEID,
+	NUM_ATTRS
+};
+
+typedef struct {
+	char v[NUM_ATTRS][LINE_MAX_LEN + 1];
+	int has[NUM_ATTRS];
+	int bad;		/* a line was too long or held a NUL */
+} Request;
+
+typedef struct {	/* one identity's evaluation, as the policy sees it */
+	int r;
+	int act;
+	char exp[EXP_MAX];
+	char reason[EXP_MAX + 600];
+	char header[REPLY_MAX];
+	int nomail;
+} Ident;
+
+typedef struct {
+	int act;
+	char text[REPLY_MAX];
+	int iserror;		/* 550 5.7.24 instead of 5.7.23 */
+} Outcome;
 
 /* function declarations */
 static void logmsg(int, const char *, ...);
@@ -121,7 +156,7 @@ static int casecmpn(const char *, const char *, size_t);
 static int put(char *, size_t, size_t *, const char *, size_t);
 static char *strip(char *);
 
-static int addr_parse(const char *, Addr *);
+static int addr_parse(const char *, Addr *, int);
 static int addr_inprefix(const unsigned char *, const unsigned char *, int);
 static void addr_text(const Addr *, int, char *, size_t);
 
@@ -161,12 +196,48 @@ static int spf_check_host(Check *, const char *, int, int);
 static int spf_check(const Conf *, const Addr *, const char *, const char *, int, Check *);
 
 static int conf_bool(const char *);
-static int conf_line(Conf *, char *, const char *);
+static int conf_line(Conf *, char *, const char *, int);
 static int conf_read(const char *, Conf *);
+static int conf_check(const Conf *);
 
+static const char *net_parse(const char *, Addr *, int *);
+static const char *list_next(const char **, char *, size_t);
+static int net_check(const char *, const char *);
+static int net_match(int, const char *, const char *, const Addr *);
+
+static int pol_format(const char *, const char *const *, const char *const *, size_t, char *, size_t);
+static int pol_format_check(const char *, const char *, const char *const *, size_t);
 static void pol_reason(int, const Check *, char *, size_t);
-static void pol_received_spf(int, int, const Check *, const char *, const char *, const char *, const char *, char *, size_t);
+static void pol_arvalue(const char *, char *, size_t);
+static int pol_htype(const Conf *);
+static const char *pol_authserv(const Conf *, char *, size_t);
+static void pol_header(const Conf *, const Ident *, int, const char *, const char *, const char *, const char *, char *, size_t);
+static void pol_trace(const Conf *, const Request *, const char *, char *, size_t);
+static void pol_repr(const char *, char *, size_t);
+static int pol_cached(const char *);
+static void pol_remember(const char *, int, const char *);
+static int pol_indomains(const char *, const char *);
+static int pol_action(const Conf *, int, const char *, int, int *);
+static void pol_message(const Conf *, int, const char *, int, const char *, const char *, const char *, char *, size_t);
+static int pol_helo_listed(const Conf *, const Request *, const Addr *);
+static int pol_ptr_listed(const Conf *, const Addr *);
+static int pol_domain_listed(const Conf *, const Addr *);
+static const char *pol_skipped(const Conf *, const Request *, const Addr *, const Addr *);
+static void pol_ident(const Conf *, int, const Addr *, const char *, const char *, const char *, const char *, Ident *);
+static void pol_detail(const Conf *, const Ident *, int, const char *, const char *, const char *, const char *);
+static int pol_nomail(const Conf *, const Ident *);
+static void outcome(Outcome *, int, const char *, int);
+static void pol_refuse(const Conf *, const Ident *, int, const char *, const char *, const char *, const char *, Outcome *);
+static void pol_decide(const Conf *, const Request *, int, Outcome *);
+static void reply(const char *, ...);
+static void pol_answer(const Conf *, const Request *, const Outcome *);
+static int pol_peruser(const Conf *, const char *, Conf *);
 
+static int in_line(char *);
+static int in_request(const Conf *, Request *);
+
+static void pol_request(const Conf *, Request *, const char *);
+static int mode_spawn(const Conf *, const char *);
 static int mode_query(const Conf *, const char *, const char *, const char *);
 static void usage(void);
 
@@ -191,6 +262,28 @@ static const char *const mech_name[NUM_MECHS] = {
 	[M_PTR] = "ptr", [M_IP4] = "ip4", [M_IP6] = "ip6",
 	[M_EXISTS] = "exists",
 };
+
+static const char *const attr_name[NUM_ATTRS] = {
+	[AT_CLIENT] = "client_address", [AT_HELO] = "helo_name",
+	[AT_SENDER] = "sender", [AT_RECIPIENT] = "recipient",
+	[AT_INSTANCE] = "instance", [AT_QUEUEID] = "queue_id",
+};
+
+static const char *const result_cap[NUM_RESULTS] = {	/* as pypolicyd-spf writes them */
+	[R_NONE] = "None", [R_NEUTRAL] = "Neutral", [R_PASS] = "Pass",
+	[R_FAIL] = "Fail", [R_SOFTFAIL] = "Softfail",
+	[R_TEMPERROR] = "Temperror", [R_PERMERROR] = "Permerror",
+};
+
+static const char *const reason_fields[] = { "rejectdefer", "spf", "url" };
+static const char *const url_fields[] = { "scope", "identity", "ip", "receiver" };
+
+static struct {		/* per-instance answers, for later recipients */
+	char id[INSTANCE_MAX];
+	int act;
+	char text[REPLY_MAX];
+} icache[ICACHE_SIZE];
+static int icache_next;
 
 /* util */
 
@@ -317,9 +410,9 @@ strip(char *s)
 
 /* addresses */
 
-/* Client address text to Addr; IPv4-mapped IPv6 becomes IPv4 (RFC 7208 5). */
+/* Client address text to Addr; with fold, IPv4-mapped IPv6 is IPv4 (RFC 7208 5). */
 static int
-addr_parse(const char *s, Addr *a)
+addr_parse(const char *s, Addr *a, int fold)
 {
 	static const unsigned char mapped[12] = { [10] = 0xff, [11] = 0xff };
 
@@ -328,7 +421,7 @@ addr_parse(const char *s, Addr *a)
 		return 0;
 	if (inet_pton(AF_INET6, s, a->b) != 1)
 		return -1;
-	if (!memcmp(a->b, mapped, sizeof(mapped))) {
+	if (fold && !memcmp(a->b, mapped, sizeof(mapped))) {
 		memmove(a->b, a->b + 12, 4);
 		memset(a->b + 4, 0, 12);
 		return 0;
@@ -588,6 +681,8 @@ dns_parse(Query *q, const unsigned char *p, int plen)
 			}
 			if (k != off)
 				continue;
+			if (!a->n)
+				a->first = rd < off ? p[rd] : 0;
 			a->s[a->n][l] = '\0';
 			a->len[a->n] = l;
 			break;
@@ -1373,6 +1468,8 @@ spf_record(Check *c, const char *domain, int depth, const char **rec, size_t *le
 	case D_NODATA:	/* an include or redirect target: a void lookup */
 		return depth && spf_void(c) ? R_PERMERROR : R_NONE;
 	}
+	if (!depth)	/* what pyspf's cache shows No_Mail */
+		c->nomail = a.n && a.first == 11 && !memcmp(a.s[0], "v=spf1 -all", 11);
 	for (i = 0; i < a.n; i++) {
 		if (!spf_is_record(a.s[i], a.len[i]))
 			continue;
@@ -1543,7 +1640,7 @@ spf_check(const Conf *cf, const Addr *ip, const char *sender, const char *helo,
 
 /* config */
 
-enum { K_STR, K_INT, K_BOOL, K_IGNORED };
+enum { K_STR, K_INT, K_BOOL, K_SEED, K_IGNORED };
 
 #define KEY(name, type, field)	{ name, type, offsetof(Conf, field) }
 static const struct {
@@ -1583,8 +1680,10 @@ static const struct {
 	KEY("Receiver_Domain", K_STR, receiver_domain),
 	KEY("DNS_Timeout_ms", K_INT, dns_timeout_ms),
 	KEY("DNS_Tries", K_INT, dns_tries),
-	/* accepted: deprecated, or for the milter front end only */
-	{ "defaultSeedOnly", K_IGNORED, 0 }, { "Socket", K_IGNORED, 0 },
+	KEY("Error_Action", K_STR, error_action),
+	KEY("defaultSeedOnly", K_SEED, seed_only),
+	/* accepted: for the milter front end only */
+	{ "Socket", K_IGNORED, 0 },
 	{ "PidFile", K_IGNORED, 0 }, { "UserID", K_IGNORED, 0 },
 	{ "UMask", K_IGNORED, 0 }, { "InternalHosts", K_IGNORED, 0 },
 	{ "IntHosts", K_IGNORED, 0 }, { "MacroList", K_IGNORED, 0 },
@@ -1613,9 +1712,12 @@ conf_bool(const char *v)
 	return 1;
 }
 
-/* One "name = value" line; returns the number of problems (logged). */
+/*
+ * One "name = value" line; returns the number of problems (logged).
+ * Strings are copied when dup is set, else they point into line.
+ */
 static int
-conf_line(Conf *cf, char *line, const char *path)
+conf_line(Conf *cf, char *line, const char *path, int dup)
 {
 	char *name, *val, *eq;
 	size_t i, j;
@@ -1636,12 +1738,15 @@ conf_line(Conf *cf, char *line, const char *path)
 	}
 	switch (conf_keys[i].type) {
 	case K_STR:
-		if (!(val = strdup(val)))
+		if (dup && !(val = strdup(val)))
 			die("out of memory");
 		*(char **)((char *)cf + conf_keys[i].off) = val;
 		return 0;
 	case K_BOOL:
 		*(int *)((char *)cf + conf_keys[i].off) = conf_bool(val);
+		return 0;
+	case K_SEED:	/* deprecated: no effect but a warning per request */
+		cf->seed_only = 1;
 		return 0;
 	case K_INT:
 		for (j = 0; j < LEN(conf_ranges) && strcmp(conf_ranges[j].name, name); j++)
@@ -1693,7 +1798,7 @@ conf_read(const char *path, Conf *cf)
 			bad++;
 			continue;
 		}
-		bad += conf_line(cf, line, path);
+		bad += conf_line(cf, line, path, 1);
 	}
 	fclose(fp);
 	if (!strcmp(cf->authserv_id, "HOSTNAME") && !gethostname(host, sizeof(host))) {
@@ -1704,15 +1809,193 @@ conf_read(const char *path, Conf *cf)
 	return bad;
 }
 
+/*
+ * Check what pypolicyd-spf would only find out at the first request (or
+ * never): each problem is logged; pypolicyd-spf would die on most.
+ */
+static int
+conf_check(const Conf *cf)
+{
+	int bad = 0;
+
+	if (strstr(cf->header_type, "SPF") && strstr(cf->header_type, "AR")) {
+		logmsg(LOG_ERR, "Header_Type includes both SPF and AR - invalid configuration; "
+		       "using Authentication-Results");
+		bad++;
+	}
+	if (strstr(cf->header_type, "AR") && !*cf->authserv_id) {
+		logmsg(LOG_ERR, "Authserv_Id not set for authentication results header - "
+		       "invalid configuration; using the host name");
+		bad++;
+	}
+	bad += pol_format_check("Reason_Message", cf->reason_message, reason_fields, LEN(reason_fields));
+	bad += pol_format_check("Explanation_URL", cf->why_url, url_fields, LEN(url_fields));
+	bad += net_check("skip_addresses", cf->skip_addresses);
+	bad += net_check("Whitelist", cf->whitelist);
+	if (*cf->per_user && (strncmp(cf->per_user, "text,", 5) || strchr(cf->per_user + 5, ','))) {
+		logmsg(LOG_ERR, "Per_User = \"%s\": not text,<path>; ignored", cf->per_user);
+		bad++;
+	}
+	return bad;
+}
+
+/* networks */
+
+/*
+ * Parse a network "addr[/len]" (IPv4 or IPv6, host bits clear, as
+ * Python's ipaddress strict mode).  Returns NULL, or what is wrong.
+ */
+static const char *
+net_parse(const char *s, Addr *net, int *bits)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *sl;
+	long v;
+	int i;
+
+	if (strlen(s) >= sizeof(buf))
+		return "too long";
+	strcpy(buf, s);
+	if ((sl = strchr(buf, '/')))
+		*sl++ = '\0';
+	memset(net, 0, sizeof(*net));
+	if (inet_pton(AF_INET, buf, net->b) != 1) {
+		if (inet_pton(AF_INET6, buf, net->b) != 1)
+			return "does not appear to be an IPv4 or IPv6 network";
+		net->v6 = 1;
+	}
+	*bits = net->v6 ? 128 : 32;
+	if (sl) {
+		if (!isdigit((unsigned char)*sl) || num(sl, 0, *bits, &v))
+			return "invalid prefix length";
+		*bits = v;
+	}
+	for (i = *bits; i < (net->v6 ? 128 : 32); i++)
+		if (net->b[i / 8] & (0x80 >> (i % 8)))
+			return "has host bits set";
+	return NULL;
+}
+
+/* The next comma-separated entry of a list, blanks stripped; NULL at the end. */
+static const char *
+list_next(const char **p, char *buf, size_t size)
+{
+	const char *s = *p, *e;
+	size_t n;
+
+	if (!s)
+		return NULL;
+	if ((e = strchr(s, ',')))
+		*p = e + 1;
+	else
+		*p = NULL, e = s + strlen(s);
+	while (s < e && isspace((unsigned char)*s))
+		s++;
+	while (e > s && isspace((unsigned char)e[-1]))
+		e--;
+	n = MIN((size_t)(e - s), size - 1);
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Every entry of a network list parses; returns the number that do not. */
+static int
+net_check(const char *key, const char *list)
+{
+	char buf[256];
+	const char *p = *list ? list : NULL, *e, *err;
+	Addr net;
+	int bits, bad = 0;
+
+	while ((e = list_next(&p, buf, sizeof(buf))))
+		if ((err = net_parse(e, &net, &bits))) {
+			logmsg(LOG_ERR, "ERROR: %s in %s not IP network.  Message: %s.", e, key, err);
+			bad++;
+		}
+	return bad;
+}
+
+/*
+ * Whether the client (as sent: IPv4-mapped is IPv6 here, as pypolicyd-spf
+ * has it) is in a network list.  As pypolicyd-spf, a bad entry ends the
+ * list; the entries before it still count.
+ */
+static int
+net_match(int debug, const char *key, const char *list, const Addr *raw)
+{
+	char buf[256];
+	const char *p = *list ? list : NULL, *e, *err;
+	Addr net;
+	int bits;
+
+	while ((e = list_next(&p, buf, sizeof(buf)))) {
+		if ((err = net_parse(e, &net, &bits))) {
+			if (debug >= 0)
+				logmsg(LOG_INFO, "ERROR: %s in %s not IP network.  Message: %s. "
+				       "Aborting whitelist processing.", e, key, err);
+			return 0;
+		}
+		if (net.v6 == raw->v6 && addr_inprefix(raw->b, net.b, bits))
+			return 1;
+	}
+	return 0;
+}
+
 /* policy */
 
-static const char *const result_cap[NUM_RESULTS] = {	/* as pypolicyd-spf writes them */
-	[R_NONE] = "None", [R_NEUTRAL] = "Neutral", [R_PASS] = "Pass",
-	[R_FAIL] = "Fail", [R_SOFTFAIL] = "Softfail",
-	[R_TEMPERROR] = "Temperror", [R_PERMERROR] = "Permerror",
-};
+/*
+ * Python str.format() with named fields only, as pypolicyd-spf uses it
+ * for Reason_Message: {name} is replaced, {{ and }} are braces.  Returns
+ * 0, or -1 for anything else (pypolicyd-spf would die there).
+ */
+static int
+pol_format(const char *tmpl, const char *const *names, const char *const *vals,
+           size_t n, char *out, size_t size)
+{
+	const char *p, *e;
+	size_t len = 0, i;
 
-/* The reason pyspf gives for a result (pypolicyd-spf's {spf} and comments). */
+	for (p = tmpl; *p; p++) {
+		if ((*p == '{' && p[1] == '{') || (*p == '}' && p[1] == '}')) {
+			if (put(out, size, &len, p++, 1))
+				return -1;
+			continue;
+		}
+		if (*p == '}')
+			return -1;
+		if (*p != '{') {
+			if (put(out, size, &len, p, 1))
+				return -1;
+			continue;
+		}
+		if (!(e = strchr(++p, '}')))
+			return -1;
+		for (i = 0; i < n && (strlen(names[i]) != (size_t)(e - p) ||
+		                      strncmp(names[i], p, e - p)); i++)
+			;
+		if (i == n || (vals && put(out, size, &len, vals[i], strlen(vals[i]))))
+			return -1;
+		p = e;
+	}
+	out[len] = '\0';
+	return 0;
+}
+
+/* Whether a template formats; logs and counts it when not. */
+static int
+pol_format_check(const char *key, const char *tmpl, const char *const *names, size_t n)
+{
+	static char out[REPLY_MAX];
+	static const char *const vals[8] = { "", "", "", "", "", "", "", "" };
+
+	if (!pol_format(tmpl, names, vals, n, out, sizeof(out)))
+		return 0;
+	logmsg(LOG_ERR, "%s = \"%s\": only the fields {%s}%s are known, and braces must pair; "
+	       "using the default", key, tmpl, names[0], n > 1 ? " ..." : "");
+	return 1;
+}
+
+/* The reason pyspf gives for a result: pypolicyd-spf's {spf} and comments. */
 static void
 pol_reason(int r, const Check *c, char *buf, size_t size)
 {
@@ -1730,7 +2013,7 @@ pol_reason(int r, const Check *c, char *buf, size_t size)
 		snprintf(buf, size, "access neither permitted nor denied");
 		break;
 	case R_NONE:
-		snprintf(buf, size, "no SPF record");
+		buf[0] = '\0';	/* pypolicyd-spf says "no SPF record" later */
 		break;
 	case R_PERMERROR:
 		snprintf(buf, size, "SPF Permanent Error: %s", c->why);
@@ -1741,26 +2024,772 @@ pol_reason(int r, const Check *c, char *buf, size_t size)
 	}
 }
 
-/* The Received-SPF header pypolicyd-spf prepends, trailing space included. */
+/* An RFC 8601 value as python-authres writes it: quoted unless a token or with '@'. */
 static void
-pol_received_spf(int r, int ident, const Check *c, const char *ip, const char *helo,
-                 const char *sender, const char *receiver, char *buf, size_t size)
+pol_arvalue(const char *v, char *buf, size_t size)
 {
-	char reason[EXP_MAX + 300];
+	static const char tok[] = "!#$%&'*+.^_`{|}~-";
+	const char *p;
+	size_t n = 0;
 
-	if (ident == I_MAILFROM) {
-		snprintf(buf, size, "Received-SPF: %s (mailfrom) identity=mailfrom; client-ip=%s; "
-		         "helo=%s; envelope-from=%s; receiver=%s ",
-		         result_cap[r], ip, helo, sender, receiver);
+	for (p = v; *p && (isalnum((unsigned char)*p) || strchr(tok, *p)); p++)
+		;
+	if ((*v && !*p) || strchr(v, '@')) {
+		snprintf(buf, size, "%s", v);
 		return;
 	}
-	pol_reason(r, c, reason, sizeof(reason));
-	snprintf(buf, size, "Received-SPF: %s (%s) identity=helo; client-ip=%s; "
-	         "helo=%s; envelope-from=%s; receiver=%s ",
-	         result_cap[r], reason, ip, helo, *sender ? sender : "<>", receiver);
+	buf[n++] = '"';
+	for (p = v; *p && n + 3 < size; p++) {
+		if (*p == '"' || *p == '\\')
+			buf[n++] = '\\';
+		buf[n++] = *p;
+	}
+	buf[n++] = '"';
+	buf[n] = '\0';
+}
+
+/* The header type in force: pypolicyd-spf reads Header_Type by substring. */
+static int
+pol_htype(const Conf *cf)
+{
+	if (strstr(cf->header_type, "AR"))
+		return strstr(cf->header_type, "SPF") ? H_BOTH : H_AR;
+	return strcmp(cf->header_type, "None") ? H_SPF : H_NONE;
+}
+
+/* The authserv-id, lower case; the host name when the key is empty. */
+static const char *
+pol_authserv(const Conf *cf, char *buf, size_t size)
+{
+	char *p;
+
+	if (*cf->authserv_id)
+		snprintf(buf, size, "%s", cf->authserv_id);
+	else if (gethostname(buf, size))
+		snprintf(buf, size, "localhost");
+	buf[size - 1] = '\0';
+	for (p = buf; *p; p++)
+		*p = tolower((unsigned char)*p);
+	return buf;
+}
+
+/*
+ * The header for one identity (pypolicyd-spf's exact text): Received-SPF
+ * with its trailing space, or Authentication-Results.
+ */
+static void
+pol_header(const Conf *cf, const Ident *id, int ident, const char *ip, const char *helo,
+           const char *sender, const char *rcpt, char *buf, size_t size)
+{
+	char aid[256], val[LINE_MAX_LEN * 2 + 3], *r, lower[16];
+	const char *hsender = ident == I_HELO && !*sender ? "<>" : sender, *dom;
+	size_t i;
+
+	if (pol_htype(cf) == H_AR || pol_htype(cf) == H_BOTH) {
+		for (i = 0, r = (char *)result_cap[id->r]; r[i] && i < sizeof(lower) - 1; i++)
+			lower[i] = tolower((unsigned char)r[i]);
+		lower[i] = '\0';
+		dom = ident == I_HELO ? helo : (dom = strchr(sender, '@')) ? dom + 1 : sender;
+		pol_arvalue(dom, val, sizeof(val));
+		if (!*dom)	/* python-authres dies on an empty value */
+			snprintf(buf, size, "Authentication-Results: %s; spf=%s%s%s%s",
+			         pol_authserv(cf, aid, sizeof(aid)), lower, *id->reason ? " (" : "",
+			         id->reason, *id->reason ? ")" : "");
+		else
+			snprintf(buf, size, "Authentication-Results: %s; spf=%s%s%s%s smtp.%s=%s "
+			         "(client-ip=%s; helo=%s; envelope-from=%s; receiver=%s)",
+			         pol_authserv(cf, aid, sizeof(aid)), lower, *id->reason ? " (" : "",
+			         id->reason, *id->reason ? ")" : "",
+			         ident == I_HELO ? "helo" : "mailfrom", val, ip, helo, hsender, rcpt);
+		return;
+	}
+	snprintf(buf, size, "Received-SPF: %s (%s) identity=%s; client-ip=%s; helo=%s; "
+	         "envelope-from=%s; receiver=%s ", result_cap[id->r],
+	         ident == I_HELO ? id->reason : "mailfrom", ident == I_HELO ? "helo" : "mailfrom",
+	         ip, helo, hsender, rcpt);
+}
+
+/* A trace header for a skipped check (pypolicyd-spf's X-Comment). */
+static void
+pol_trace(const Conf *cf, const Request *rq, const char *comment, char *buf, size_t size)
+{
+	const char *v[NUM_ATTRS];
+	char aid[256];
+	int i;
+
+	for (i = 0; i < NUM_ATTRS; i++)
+		v[i] = rq->has[i] ? rq->v[i] : "<UNKNOWN>";
+	if (pol_htype(cf) == H_AR || pol_htype(cf) == H_BOTH)
+		snprintf(buf, size, "Authentication-Results: %s; none (%s client-ip=%s; helo=%s; "
+		         "envelope-from=%s; receiver=%s)", pol_authserv(cf, aid, sizeof(aid)), comment,
+		         v[AT_CLIENT], v[AT_HELO], v[AT_SENDER], v[AT_RECIPIENT]);
+	else
+		snprintf(buf, size, "X-Comment: %sclient-ip=%s; helo=%s; envelope-from=%s; receiver=%s ",
+		         comment, v[AT_CLIENT], v[AT_HELO], v[AT_SENDER], v[AT_RECIPIENT]);
+}
+
+/* Python's repr() of a str, for the log lines pypolicyd-spf writes. */
+static void
+pol_repr(const char *s, char *buf, size_t size)
+{
+	char q = strchr(s, '\'') && !strchr(s, '"') ? '"' : '\'';
+	size_t n = 0;
+
+	buf[n++] = q;
+	for (; *s && n + 6 < size; s++) {
+		unsigned char ch = *s;
+
+		if (ch == '\\' || ch == (unsigned char)q)
+			n += snprintf(buf + n, size - n, "\\%c", ch);
+		else if (ch == '\n' || ch == '\r' || ch == '\t')
+			n += snprintf(buf + n, size - n, "\\%c", ch == '\n' ? 'n' : ch == '\r' ? 'r' : 't');
+		else if (ch < ' ' || ch == 0x7f)
+			n += snprintf(buf + n, size - n, "\\x%02x", ch);
+		else
+			buf[n++] = ch;
+	}
+	buf[n++] = q;
+	buf[n] = '\0';
+}
+
+/* The cached answer for an instance, or NULL. */
+static int
+pol_cached(const char *id)
+{
+	int i;
+
+	for (i = 0; *id && i < ICACHE_SIZE; i++)
+		if (!strcmp(icache[i].id, id))
+			return i;
+	return -1;
+}
+
+/*
+ * Remember the answer for an instance.  Postfix starts a new instance
+ * only when the last transaction is over, so a few slots bound the
+ * memory that pypolicyd-spf lets grow with every message.
+ */
+static void
+pol_remember(const char *id, int act, const char *text)
+{
+	int i;
+
+	if (!*id || strlen(id) >= INSTANCE_MAX)
+		return;
+	if ((i = pol_cached(id)) < 0) {
+		i = icache_next;
+		icache_next = (icache_next + 1) % ICACHE_SIZE;
+		strcpy(icache[i].id, id);
+	}
+	icache[i].act = act;
+	snprintf(icache[i].text, sizeof(icache[i].text), "%s", text);
+}
+
+/* Whether domain is one of the list's domains or below one (any case). */
+static int
+pol_indomains(const char *list, const char *domain)
+{
+	char buf[DOMAIN_MAX + 2];
+	const char *p = *list ? list : NULL, *e;
+
+	while ((e = list_next(&p, buf, sizeof(buf))))
+		if (*e && *domain && spf_subdomain(domain, e))
+			return 1;
+	return 0;
+}
+
+/*
+ * RFC 7208 result to action for one identity (pypolicyd-spf's
+ * _get_resultcodes): the *_reject policy, then TempError_Defer and
+ * PermError_reject unless the policy is False.  *local is set when
+ * Reject_Not_Pass_Domains decided.
+ */
+static int
+pol_action(const Conf *cf, int ident, const char *domain, int r, int *local)
+{
+	const char *policy = ident == I_HELO ? cf->helo_reject : cf->mfrom_reject;
+	int rej = 0;
+
+	if ((*local = pol_indomains(cf->reject_not_pass, domain)))
+		policy = "SPF_Not_Pass";
+	if (!strcmp(policy, "SPF_Not_Pass"))
+		rej = r == R_FAIL || r == R_SOFTFAIL || r == R_NEUTRAL;
+	else if (!strcmp(policy, "Softfail"))
+		rej = r == R_FAIL || r == R_SOFTFAIL;
+	else if (!strcmp(policy, "Fail") || (ident == I_HELO && !strcmp(policy, "Null")))
+		rej = r == R_FAIL;
+	if (rej)
+		return A_REJECT;
+	if (!strcmp(policy, "False"))
+		return A_PREPEND;
+	if (r == R_TEMPERROR && !strcmp(cf->temperror_defer, "True"))
+		return A_DEFER;
+	if (r == R_PERMERROR && !strcmp(cf->permerror_reject, "True"))
+		return A_REJECT;
+	return A_PREPEND;
+}
+
+/* The reject or defer text: Reason_Message with its three fields. */
+static void
+pol_message(const Conf *cf, int act, const char *reason, int ident, const char *identity,
+            const char *ip, const char *rcpt, char *out, size_t size)
+{
+	static char url[REPLY_MAX];
+	const char *uv[] = { ident == I_HELO ? "helo" : "mfrom", identity, ip, rcpt };
+	const char *rv[] = { act == A_REJECT ? "rejected" : "deferred", reason, url };
+
+	if (pol_format(cf->why_url, url_fields, uv, LEN(uv), url, sizeof(url)))
+		pol_format(conf_default.why_url, url_fields, uv, LEN(uv), url, sizeof(url));
+	if (pol_format(cf->reason_message, reason_fields, rv, LEN(rv), out, size))
+		pol_format(conf_default.reason_message, reason_fields, rv, LEN(rv), out, size);
+}
+
+/* Whether the HELO name's addresses include the client (HELO_Whitelist). */
+static int
+pol_helo_listed(const Conf *cf, const Request *rq, const Addr *raw)
+{
+	char buf[DOMAIN_MAX + 2];
+	const char *p = *cf->helo_whitelist ? cf->helo_whitelist : NULL, *e;
+	Check c;
+	Answer a;
+	int i;
+
+	memset(&c, 0, sizeof(c));
+	while ((e = list_next(&p, buf, sizeof(buf)))) {
+		if (!rq->has[AT_HELO] || strcasecmp(e, rq->v[AT_HELO]))
+			continue;
+		arena_used = 0;
+		c.deadline = now_ms() + cf->whitelist_lookup_time * 1000LL;
+		if (dns_lookup(&c, e, raw->v6 ? T_AAAA : T_A, &a) != D_OK)
+			continue;	/* DNS errors are ignored, as pypolicyd-spf */
+		for (i = 0; i < a.n; i++)
+			if (!memcmp(a.ip[i], raw->b, raw->v6 ? 16 : 4))
+				return 1;
+	}
+	return 0;
+}
+
+/* Whether a validated PTR name of the client is in Domain_Whitelist_PTR. */
+static int
+pol_ptr_listed(const Conf *cf, const Addr *ip)
+{
+	char **names;
+	Check c;
+	int i, n;
+
+	memset(&c, 0, sizeof(c));
+	c.ip = *ip;
+	arena_used = 0;
+	c.deadline = now_ms() + cf->whitelist_lookup_time * 1000LL;
+	n = spf_ptrnames(&c, &names);
+	for (i = 0; i < n; i++)
+		if (pol_indomains(cf->domain_whitelist_ptr, names[i]))
+			return 1;
+	return 0;
+}
+
+/* Whether a Domain_Whitelist domain's SPF record passes the client. */
+static int
+pol_domain_listed(const Conf *cf, const Addr *ip)
+{
+	char buf[DOMAIN_MAX + 2];
+	const char *p = *cf->domain_whitelist ? cf->domain_whitelist : NULL, *e;
+	Conf wl = *cf;
+	Check c;
+
+	wl.lookup_time = cf->whitelist_lookup_time;
+	while ((e = list_next(&p, buf, sizeof(buf))))
+		if (*e && spf_check(&wl, ip, e, e, I_MAILFROM, &c) == R_PASS)
+			return 1;
+	return 0;
+}
+
+/*
+ * The skip and whitelist checks, in pypolicyd-spf's order.  Returns the
+ * trace comment of the first that applies, or NULL.
+ */
+static const char *
+pol_skipped(const Conf *cf, const Request *rq, const Addr *ip, const Addr *raw)
+{
+	if (*cf->skip_addresses && net_match(cf->debug, "skip_addresses", cf->skip_addresses, raw))
+		return "SPF check N/A for local connections - ";
+	if (*cf->whitelist && net_match(cf->debug, "Whitelist", cf->whitelist, raw))
+		return "SPF skipped for whitelisted relay - ";
+	if (*cf->domain_whitelist && pol_domain_listed(cf, ip))
+		return "SPF skipped for whitelisted relay domain - ";
+	if (*cf->helo_whitelist && pol_helo_listed(cf, rq, raw))
+		return "SPF skipped for whitelisted HELO domain - ";
+	if (*cf->domain_whitelist_ptr && pol_ptr_listed(cf, ip))
+		return "SPF skipped for PTR whitelisted relay domain - ";
+	return NULL;
+}
+
+/*
+ * Evaluate one identity and dress the result as pypolicyd-spf does:
+ * action, reason, header, the level 2 log lines.
+ */
+static void
+pol_ident(const Conf *cf, int ident, const Addr *ip, const char *ipstr, const char *sender,
+          const char *helo, const char *rcpt, Ident *id)
+{
+	char repr[EXP_MAX + 700], *dom;
+	const char *scope = ident == I_HELO ? "helo" : "mailfrom";
+	Check c;
+	int local;
+
+	id->r = spf_check(cf, ip, sender, helo, ident, &c);
+	id->nomail = c.nomail;
+	memcpy(id->exp, c.exp, sizeof(id->exp));
+	pol_reason(id->r, &c, id->reason, sizeof(id->reason));
+	if (cf->debug >= 2) {
+		pol_repr(id->reason, repr, sizeof(repr));
+		logmsg(LOG_INFO, "spfcheck: pyspf result: \"['%s', %s, '%s']\"",
+		       result_cap[id->r], repr, scope);
+	}
+	dom = ident == I_HELO ? (char *)helo : (dom = strchr(sender, '@')) ? dom + 1 : "";
+	id->act = pol_action(cf, ident, dom, id->r, &local);
+	if (ident == I_HELO && !strcmp(cf->helo_reject, "Null") && *sender)
+		id->act = A_DUNNO;	/* Null: the HELO only decides for bounces */
+	else if (local)
+		snprintf(id->reason, sizeof(id->reason), "Receiver policy for SPF %s", result_cap[id->r]);
+	if (id->r == R_NONE)
+		snprintf(id->reason, sizeof(id->reason), "no SPF record");
+	pol_header(cf, id, ident, ipstr, helo, sender, rcpt, id->header, sizeof(id->header));
+}
+
+/* Log the level 2 detail line of an identity. */
+static void
+pol_detail(const Conf *cf, const Ident *id, int ident, const char *ip, const char *helo,
+           const char *sender, const char *rcpt)
+{
+	if (cf->debug >= 2)
+		logmsg(LOG_INFO, "%s; identity=%s; client-ip=%s; helo=%s; envelope-from=%s; receiver=%s ",
+		       result_cap[id->r], ident == I_HELO ? "helo" : "mailfrom", ip, helo,
+		       ident == I_HELO && !*sender ? "<>" : sender, rcpt);
+}
+
+/* A reject that No_Mail turns into a prepend: the record is not "v=spf1 -all". */
+static int
+pol_nomail(const Conf *cf, const Ident *id)
+{
+	return id->act == A_REJECT && !strcmp(cf->no_mail, "True") && !id->nomail ? A_PREPEND : id->act;
+}
+
+static void
+outcome(Outcome *o, int act, const char *text, int iserror)
+{
+	o->act = act;
+	o->iserror = iserror;
+	snprintf(o->text, sizeof(o->text), "%s", text);
+}
+
+/* Answer a reject or defer of one identity, and remember it. */
+static void
+pol_refuse(const Conf *cf, const Ident *id, int ident, const char *identity, const char *ip,
+           const char *rcpt, const char *inst, Outcome *o)
+{
+	char msg[REPLY_MAX];
+
+	pol_message(cf, id->act, id->reason, ident, identity, ip, rcpt, msg, sizeof(msg));
+	pol_remember(inst, id->act, msg);
+	outcome(o, id->act, msg, id->r == R_PERMERROR || id->r == R_TEMPERROR);
+}
+
+/*
+ * The decision for one request, step for step pypolicyd-spf's _spfcheck
+ * (its order decides which header and which verdict win).
+ */
+static void
+pol_decide(const Conf *cf, const Request *rq, int peruser, Outcome *o)
+{
+	static Ident hid, mid;
+	const char *ipstr, *inst = peruser ? "" : rq->v[AT_INSTANCE], *rcpt = rq->v[AT_RECIPIENT];
+	const char *sender, *helo, *comment, *header = "", *hpr = cf->helo_pass_restriction;
+	const char *mpr = cf->mfrom_pass_restriction, *at;
+	Addr ip, raw;
+	int k;
+
+	outcome(o, A_NONE, "None", 0);
+	ipstr = *cf->prospective ? cf->prospective : rq->has[AT_CLIENT] ? rq->v[AT_CLIENT] : NULL;
+	if (!ipstr) {
+		if (cf->debug >= 2)
+			logmsg(LOG_INFO, "spfcheck: No client address, exiting");
+		return;
+	}
+	if ((k = pol_cached(inst)) >= 0) {
+		if (icache[k].act == A_PREPEND)
+			outcome(o, A_DUNNO, "Header already pre-pended", 0);
+		else
+			outcome(o, icache[k].act, icache[k].text, 0);
+		return;
+	}
+	if (addr_parse(ipstr, &ip, 1) || addr_parse(ipstr, &raw, 0)) {
+		logmsg(LOG_ERR, "ERROR: client address \"%s\" is not an IP address; answering %s",
+		       ipstr, cf->error_action);
+		outcome(o, A_ERROR, cf->error_action, 0);
+		return;
+	}
+	if ((comment = pol_skipped(cf, rq, &ip, &raw))) {
+		pol_trace(cf, rq, comment, o->text, sizeof(o->text));
+		if (cf->debug >= 3)
+			logmsg(LOG_INFO, "%s", o->text);
+		pol_remember(inst, A_PREPEND, o->text);
+		o->act = A_PREPEND;
+		return;
+	}
+	sender = rq->has[AT_SENDER] ? rq->v[AT_SENDER] : "";
+	helo = rq->has[AT_HELO] ? rq->v[AT_HELO] : "";
+	if (!*sender && !*helo) {
+		if (cf->debug >= 2)
+			logmsg(LOG_INFO, "spfcheck: No sender or helo, exiting");
+		return;
+	}
+	if (!*helo)	/* the sender's domain stands in, in headers too */
+		helo = (at = strchr(sender, '@')) ? at + 1 : "unknown";
+	hid.r = R_NONE;
+	hid.act = A_NONE;
+	if (strcmp(cf->helo_reject, "No_Check")) {
+		pol_ident(cf, I_HELO, &ip, ipstr, sender, helo, rcpt, &hid);
+		pol_detail(cf, &hid, I_HELO, ipstr, helo, sender, rcpt);
+		header = hid.header;
+		if (hid.act != A_REJECT && hid.act != A_DEFER) {
+			if (*hpr && hid.r == R_PASS)
+				pol_remember(inst, A_RESULT_ONLY, hpr);
+			else
+				pol_remember(inst, hid.act, header);
+		} else if ((hid.act = pol_nomail(cf, &hid)) != A_PREPEND) {
+			pol_refuse(cf, &hid, I_HELO, helo, ipstr, rcpt, inst, o);
+			return;
+		}
+	}
+	if (!*sender) {
+		if (!strcmp(cf->helo_reject, "No_Check"))
+			return;
+		if (*hpr && hid.r == R_PASS) {
+			outcome(o, A_RESULT_ONLY, hpr, 0);
+			return;
+		}
+		pol_remember(inst, hid.act, header);
+		outcome(o, hid.act, header, 0);
+		return;
+	}
+	if (!strcmp(cf->mfrom_reject, "No_Check")) {
+		if (strcmp(cf->helo_reject, "No_Check"))
+			outcome(o, A_PREPEND, header, 0);
+		return;
+	}
+	pol_ident(cf, I_MAILFROM, &ip, ipstr, sender, helo, rcpt, &mid);
+	if (mid.r != R_NONE || hid.r == R_NONE) {	/* else the HELO header stays */
+		pol_detail(cf, &mid, I_MAILFROM, ipstr, helo, sender, rcpt);
+		header = mid.header;
+		if (mid.act != A_REJECT && mid.act != A_DEFER)
+			pol_remember(inst, mid.act, header);
+	}
+	if ((*mpr && mid.r == R_PASS) || (*hpr && hid.r == R_PASS)) {
+		/* pypolicyd-spf answers "None" for a HELO-only restriction here */
+		hpr = mid.r == R_PASS && *mpr ? mpr : hpr;
+		if (mid.r == R_PASS)
+			pol_remember(inst, A_RESULT_ONLY, hpr);
+		outcome(o, A_RESULT_ONLY, hpr, 0);
+		return;
+	}
+	if ((mid.act == A_REJECT || mid.act == A_DEFER) &&
+	    (mid.act = pol_nomail(cf, &mid)) != A_PREPEND) {
+		pol_refuse(cf, &mid, I_MAILFROM, sender, ipstr, rcpt, inst, o);
+		return;
+	}
+	outcome(o, A_PREPEND, header, 0);
+}
+
+/*
+ * Write one reply.  Nothing from DNS or the request may end the line or
+ * hide a second reply in it: controls become '?'.
+ */
+static void
+reply(const char *fmt, ...)
+{
+	static char buf[REPLY_MAX + 64];
+	va_list ap;
+	size_t n, i;
+	ssize_t w;
+	int len;
+
+	va_start(ap, fmt);
+	len = vsnprintf(buf, sizeof(buf) - 2, fmt, ap);
+	va_end(ap);
+	n = len < 0 ? 0 : MIN((size_t)len, sizeof(buf) - 3);
+	for (i = 0; i < n; i++)
+		if ((unsigned char)buf[i] < ' ' || buf[i] == 0x7f)
+			buf[i] = '?';
+	buf[n++] = '\n';
+	buf[n++] = '\n';
+	for (i = 0; i < n; i += w)
+		if ((w = write(1, buf + i, n - i)) < 0 && errno != EINTR)
+			exit(0);	/* Postfix went away */
+		else if (w < 0)
+			w = 0;
+}
+
+/* Turn an outcome into the action line, logged as pypolicyd-spf logs it. */
+static void
+pol_answer(const Conf *cf, const Request *rq, const Outcome *o)
+{
+	char qid[LINE_MAX_LEN + 3] = "";
+	const char *rej, *def;
+	int enh = strcmp(cf->enhanced_codes, "No"), act = o->act;
+
+	if (cf->test_only == 0 && act != A_PREPEND && act != A_ERROR)
+		act = A_NONE;
+	rej = !enh ? "550" : o->iserror ? "550 5.7.24" : "550 5.7.23";
+	def = enh ? "defer_if_permit 4.7.24" : "defer_if_permit";
+	if (rq->has[AT_QUEUEID])
+		snprintf(qid, sizeof(qid), "%s: ", rq->v[AT_QUEUEID]);
+	if (cf->debug >= 3)
+		logmsg(LOG_INFO, "Action: %s: Text: %s Reject action: %s",
+		       (const char *[]){ "None", "dunno", "prepend", "reject", "defer",
+		                         "result_only", "error" }[act],
+		       act == A_NONE ? "None" : o->text, rej);
+	switch (act) {
+	case A_REJECT:
+	case A_DEFER:
+		if (cf->debug >= 1)
+			logmsg(LOG_INFO, "%s%s %s", qid, act == A_REJECT ? rej : def, o->text);
+		reply("action=%s %s", act == A_REJECT ? rej : def, o->text);
+		break;
+	case A_PREPEND:
+		if (*cf->prospective) {
+			reply("action=dunno");
+		} else if (pol_htype(cf) != H_NONE) {
+			if (cf->debug >= 1)
+				logmsg(LOG_INFO, "%sprepend %s", qid, o->text);
+			reply("action=prepend %s", o->text);
+		} else {
+			if (cf->debug >= 1)
+				logmsg(LOG_INFO, "%sHeader field not prepended: %s", qid, o->text);
+			reply("action=dunno");
+		}
+		break;
+	case A_RESULT_ONLY:
+		if (cf->debug >= 1)
+			logmsg(LOG_INFO, "%sresult_only %s", qid, o->text);
+		reply("action=%s", o->text);
+		break;
+	case A_ERROR:
+		reply("action=%s", o->text);
+		break;
+	default:
+		reply("action=dunno");
+	}
+}
+
+/*
+ * Per_User (pypolicyd-spf's "text,<path>"): the line for the recipient
+ * overrides keys for this request.  Returns 1 when the recipient has one.
+ */
+static int
+pol_peruser(const Conf *cf, const char *rcpt, Conf *uc)
+{
+	static const char *const allowed[] = {
+		"debugLevel", "HELO_reject", "Mail_From_reject", "PermError_reject",
+		"TempError_Defer", "Mail_From_pass_restriction", "HELO_pass_restriction",
+		"Prospective", "Whitelist", "skip_addresses", "Domain_Whitelist",
+		"Domain_Whitelist_PTR", "HELO_Whitelist", "No_Mail", "Reject_Not_Pass_Domains",
+		"defaultSeedOnly", "SPF_Enhanced_Status_Codes", "Header_Type", "Hide_Receiver",
+		"Lookup_Time", "Whitelist_Lookup_Time", "Void_Limit", "Reason_Message",
+	};
+	static char line[CONF_LINE_MAX];	/* uc's strings point into it */
+	const char *path = cf->per_user + 5;
+	char *e, *user, *pair, *next;
+	size_t i;
+	FILE *fp;
+	int found = 0;
+
+	*uc = *cf;
+	if (strncmp(cf->per_user, "text,", 5) || strchr(path, ','))
+		return 0;	/* logged at start-up */
+	if (!(fp = fopen(path, "r"))) {
+		logmsg(LOG_ERR, "ERROR stating \"%s\": %s", path, strerror(errno));
+		return 0;
+	}
+	while (!found && fgets(line, sizeof(line), fp)) {
+		if ((e = strchr(line, '#')))
+			*e = '\0';
+		if (!(e = strchr(user = strip(line), ',')))
+			continue;
+		*e = '\0';
+		if (strcmp(strip(user), rcpt))
+			continue;
+		found = 1;
+		for (pair = e + 1; pair; pair = next) {	/* Key=Value|Key=Value */
+			if ((next = strchr(pair, '|')))
+				*next++ = '\0';
+			if (!(e = strchr(pair, '=')))
+				continue;
+			*e = '\0';
+			for (i = 0; i < LEN(allowed) && strcmp(allowed[i], strip(pair)); i++)
+				;
+			*e = '=';
+			if (i == LEN(allowed)) {
+				logmsg(LOG_ERR, "ERROR: Unknown name in \"%s\" in file \"%s\" in per user "
+				       "settings", pair, path);
+				continue;
+			}
+			conf_line(uc, pair, path, 0);
+		}
+	}
+	fclose(fp);
+	return found;
+}
+
+/* input */
+
+/*
+ * Read one line of at most LINE_MAX_LEN bytes into buf.  A longer line
+ * is read to its end and thrown away (never split into two), and so is
+ * a line holding a NUL.  Returns 1 for a line, 0 for a bad one, -1 at
+ * end of input.
+ */
+static int
+in_line(char *buf)
+{
+	static char ib[8192];
+	static size_t pos, len;
+	size_t n = 0;
+	ssize_t r;
+	int bad = 0;
+	char ch;
+
+	for (;;) {
+		if (pos == len) {
+			while ((r = read(0, ib, sizeof(ib))) < 0 && errno == EINTR)
+				;
+			if (r <= 0)
+				return -1;	/* EOF mid-line: the request is cut off */
+			pos = 0;
+			len = r;
+		}
+		if ((ch = ib[pos++]) == '\n')
+			break;
+		if (!ch || n == LINE_MAX_LEN)
+			bad = 1;
+		else
+			buf[n++] = ch;
+	}
+	buf[n] = '\0';
+	return !bad;
+}
+
+/*
+ * Read one request (pypolicyd-spf's rules: lines right-stripped, an empty
+ * one ends the request, "name = value" with the name before the first
+ * '=', values lower-cased but for three).  Returns 0 at end of input.
+ */
+static int
+in_request(const Conf *cf, Request *rq)
+{
+	static char line[LINE_MAX_LEN + 1];
+	char *p, *name, *e;
+	size_t n;
+	int i, r;
+
+	memset(rq->has, 0, sizeof(rq->has));
+	rq->bad = 0;
+	for (;;) {
+		if ((r = in_line(line)) < 0)
+			return 0;
+		if (!r) {
+			logmsg(LOG_ERR, "ERROR: line longer than %d bytes or with a NUL byte", LINE_MAX_LEN);
+			rq->bad = 1;
+			continue;
+		}
+		for (n = strlen(line); n && (isspace((unsigned char)line[n - 1])); n--)
+			line[n - 1] = '\0';
+		if (cf->debug >= 4)
+			logmsg(LOG_INFO, "Read line: \"%s\"", line);
+		if (!n)
+			break;
+		for (p = line; isspace((unsigned char)*p); p++)
+			;
+		for (name = p; *p && *p != '=' && !isspace((unsigned char)*p); p++)
+			;
+		for (e = p; isspace((unsigned char)*p); p++)
+			;
+		if (name == e || *p != '=') {
+			if (cf->debug >= 0)
+				logmsg(LOG_INFO, "ERROR: Could not match line \"%s\"", line);
+			continue;
+		}
+		*e = '\0';
+		for (i = 0; i < NUM_ATTRS && strcmp(attr_name[i], name); i++)
+			;
+		if (i == NUM_ATTRS)
+			continue;
+		strcpy(rq->v[i], p + 1);
+		rq->has[i] = 1;
+		for (p = rq->v[i]; i != AT_QUEUEID && *p; p++)
+			*p = tolower((unsigned char)*p);
+	}
+	if (cf->debug >= 4)
+		logmsg(LOG_INFO, "Found the end of entry");
+	for (i = 0; i < NUM_ATTRS; i++)
+		if (!rq->has[i])
+			rq->v[i][0] = '\0';
+	return 1;
 }
 
 /* modes */
+
+/* Answer one request. */
+static void
+pol_request(const Conf *gc, Request *rq, const char *path)
+{
+	static Outcome o;
+	static Conf uc;
+	const Conf *cf = gc;
+	char *at;
+	int peruser = 0;
+
+	if (rq->bad) {
+		reply("action=%s", gc->error_action);
+		return;
+	}
+	if (gc->seed_only)
+		logmsg(LOG_ERR, "WARNING: Deprecated Config Option defaultSeedOnly in use in: %s", path);
+	if (gc->mock) {
+		reply("action=dunno mock header field that should be ignored");
+		return;
+	}
+	if (!*rq->v[AT_RECIPIENT])
+		strcpy(rq->v[AT_RECIPIENT], "none");
+	rq->has[AT_RECIPIENT] = 1;
+	if (*gc->per_user) {
+		peruser = pol_peruser(gc, rq->v[AT_RECIPIENT], &uc);
+		cf = &uc;
+		if (peruser && gc->debug >= 2)
+			logmsg(LOG_INFO, "Per user configuration data in use for: %s", rq->v[AT_RECIPIENT]);
+	} else if (strcmp(gc->hide_receiver, "No")) {
+		strcpy(rq->v[AT_RECIPIENT], "<UNKNOWN>");
+	} else if (strcmp(rq->v[AT_RECIPIENT], "none") && (at = strchr(rq->v[AT_RECIPIENT], '@'))) {
+		memmove(rq->v[AT_RECIPIENT], at + 1, strlen(at));
+	}
+	pol_decide(cf, rq, peruser, &o);
+	pol_answer(cf, rq, &o);
+}
+
+/* spawn (default): the policy protocol on stdin/stdout until EOF. */
+static int
+mode_spawn(const Conf *cf, const char *path)
+{
+	static Request rq;
+
+	if (cf->debug >= 3)
+		logmsg(LOG_INFO, "Starting");
+	while (in_request(cf, &rq))
+		pol_request(cf, &rq, path);
+	if (cf->debug >= 3)
+		logmsg(LOG_INFO, "Normal exit");
+	return 0;
+}
 
 /* -q: evaluate once and print result, explanation, header. */
 static int
@@ -1770,19 +2799,16 @@ mode_query(const Conf *cf, const char *ipstr, const char *sender, const char *he
 		[R_PASS] = 0, [R_FAIL] = 1, [R_SOFTFAIL] = 2, [R_NEUTRAL] = 3,
 		[R_NONE] = 4, [R_PERMERROR] = 5, [R_TEMPERROR] = 6,
 	};
-	char header[2048];
-	Check c;
+	static Ident id;
 	Addr ip;
-	int r, ident = *sender ? I_MAILFROM : I_HELO;
 
-	if (addr_parse(ipstr, &ip)) {
+	if (addr_parse(ipstr, &ip, 1)) {
 		logmsg(LOG_ERR, "not an IP address: %s", ipstr);
 		return 64;
 	}
-	r = spf_check(cf, &ip, sender, helo, ident, &c);
-	pol_received_spf(r, ident, &c, ipstr, helo, sender, "none", header, sizeof(header));
-	printf("%s\n%s\n%s\n", result_name[r], r == R_FAIL ? c.exp : "", header);
-	return fflush(stdout) ? 70 : status[r];
+	pol_ident(cf, *sender ? I_MAILFROM : I_HELO, &ip, ipstr, sender, helo, "none", &id);
+	printf("%s\n%s\n%s\n", result_name[id.r], id.r == R_FAIL ? id.exp : "", id.header);
+	return fflush(stdout) ? 70 : status[id.r];
 }
 
 static void
@@ -1790,7 +2816,7 @@ usage(void)
 {
 	fputs("usage: spfpolicy [config]\n"
 	      "       spfpolicy -q [-c config] [-n nameservers] ip sender helo\n"
-	      "       spfpolicy -t config\n"
+	      "       spfpolicy -t [-n nameservers] config\n"
 	      "       spfpolicy -V\n", stderr);
 	exit(64);
 }
@@ -1806,6 +2832,7 @@ main(int argc, char *argv[])
 	ident = (ident = strrchr(argv[0] ? argv[0] : "", '/')) ? ident + 1 : argv[0];
 	if (!ident || !*ident)
 		ident = log_ident;
+	signal(SIGPIPE, SIG_IGN);
 	opterr = 0;
 	while ((ch = getopt(argc, argv, "Vqc:n:t")) != -1) {
 		switch (ch) {
@@ -1824,23 +2851,21 @@ main(int argc, char *argv[])
 		case 't':
 			check = 1;
 			break;
-		default:
-			log_stderr = isatty(2);
-			if (!log_stderr) {
-				openlog(ident, LOG_PID, LOG_MAIL);
-				logmsg(LOG_ERR, "unknown option -%c", optopt);
-				return 64;
-			}
-			usage();
+		default:	/* spawn mode: stderr is the Postfix socket */
+			if ((log_stderr = isatty(2)))
+				usage();
+			openlog(ident, LOG_PID, LOG_MAIL);
+			logmsg(LOG_ERR, "usage: unknown option -%c", optopt);
+			return 64;
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (query || check) {
 		log_stderr = 1;
-		if (check && argc == 1)
+		if (check && argc == 1 && !query)
 			conffile = argv[0];
-		else if ((query && argc != 3) || (check && argc != 0))
+		else if (check || argc != 3)
 			usage();
 	} else {
 		openlog(ident, LOG_PID, LOG_MAIL);
@@ -1850,8 +2875,12 @@ main(int argc, char *argv[])
 	bad = conffile ? conf_read(conffile, &cf) : 0;
 	if (ns)
 		cf.nameservers = (char *)ns;
-	if (check)
+	bad += conf_check(&cf);
+	if (check) {
+		bad += dns_init(&cf) != 0;
+		printf("%s: %d problem%s\n", conffile, bad, bad == 1 ? "" : "s");
 		return bad ? 1 : 0;
+	}
 	if (*cf.receiver_domain)
 		receiver_host = cf.receiver_domain;
 	else if (!gethostname(host, sizeof(host)))
@@ -1860,5 +2889,5 @@ main(int argc, char *argv[])
 		return 70;
 	if (query)
 		return mode_query(&cf, argv[0], argv[1], argv[2]);
-	return 0;
+	return mode_spawn(&cf, conffile);
 }

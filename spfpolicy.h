@@ -81,4 +81,6 @@ typedef struct {
 	char *receiver_domain;		/* Receiver_Domain: %{r} */
 	int dns_timeout_ms;		/* DNS_Timeout_ms: one try */
 	int dns_tries;			/* DNS_Tries */
+	char *error_action;		/* Error_Action: bad input, internal error */
+	int seed_only;			/* defaultSeedOnly was given */
 } Conf;
