@@ -43,6 +43,15 @@ static const Conf conf_default = {
 	.dns_timeout_ms         = 2000,		/* DNS_Timeout_ms, one try */
 	.dns_tries              = 3,		/* DNS_Tries */
 	.error_action           = "dunno",	/* Error_Action */
+	/* listener mode (-l) */
+	.listen_user            = "nobody",	/* Listen_User */
+	.listen_group           = "",		/* Listen_Group */
+	.listen_mode            = "0666",	/* Listen_Mode */
+	.listen_owner           = "",		/* Listen_Owner */
+	.max_connections        = 100,		/* Max_Connections, as Postfix's
+						   default_process_limit */
+	.idle_timeout           = 300,		/* Idle_Timeout, s: Postfix's
+						   smtpd_policy_service_max_idle */
 };
 
 /* RFC 7208 4.6.4 processing limits; the RFC's values */
@@ -53,6 +62,9 @@ static const int max_cnames    = 10;	/* CNAME hops per lookup */
 
 /* resolver */
 static const int edns_payload  = 1232;	/* bytes; larger answers go to TCP */
+static const unsigned dns_cache_max_ttl = 3600;	/* s; answers kept at most */
+#define DNS_CACHE_SIZE	64		/* answers kept per process */
+#define DNS_CACHE_PKT	1232		/* bytes; larger answers are not kept */
 
 /* input limits */
 #define LINE_MAX_LEN	4096		/* policy line; longer: request refused */
@@ -65,3 +77,8 @@ static const int edns_payload  = 1232;	/* bytes; larger answers go to TCP */
 #define REPLY_MAX	(6 * LINE_MAX_LEN)	/* an action line: values + texts */
 #define INSTANCE_MAX	128		/* longer instance ids are not cached */
 #define ICACHE_SIZE	4		/* instances remembered (one is in use) */
+
+/* listener */
+#define LISTEN_BACKLOG	128		/* connections waiting when all are busy */
+#define MAX_CONN_LIMIT	1024		/* Max_Connections at most */
+#define SHUTDOWN_MS	10000		/* SIGTERM: open connections get this long */

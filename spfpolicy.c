@@ -14,16 +14,22 @@
  * Start reading at main().
  */
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/types.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -57,7 +63,7 @@ enum DnsStatus {	/* how a lookup ended */
 };
 
 enum {	/* RR types, RFC 1035 3.2.2, RFC 3596 */
-	T_A = 1, T_CNAME = 5, T_PTR = 12, T_MX = 15, T_TXT = 16, T_AAAA = 28
+	T_A = 1, T_CNAME = 5, T_SOA = 6, T_PTR = 12, T_MX = 15, T_TXT = 16, T_AAAA = 28
 };
 
 enum Mech {	/* RFC 7208 5; M_MOD is any modifier */
@@ -80,6 +86,15 @@ typedef struct {	/* one DNS answer, parsed into the arena */
 	size_t first;		/* TXT: length of the first string of s[0] */
 	const char *err;	/* D_TEMP: why */
 } Answer;
+
+typedef struct {	/* a DNS answer kept for its TTL, as it came */
+	char name[DNS_NAME_MAX + 1];
+	int type;
+	int status;		/* ARES_SUCCESS, ARES_ENODATA, ARES_ENOTFOUND */
+	long long expires;	/* ms, monotonic */
+	int len;
+	unsigned char pkt[DNS_CACHE_PKT];
+} CacheEntry;
 
 typedef struct {	/* one query in flight */
 	Answer *ans;
@@ -160,10 +175,15 @@ static int addr_parse(const char *, Addr *, int);
 static int addr_inprefix(const unsigned char *, const unsigned char *, int);
 static void addr_text(const Addr *, int, char *, size_t);
 
+static unsigned cache_ttl(const unsigned char *, int, int);
+static CacheEntry *cache_get(const char *, int);
+static void cache_put(const char *, int, int, const unsigned char *, int);
+
 static void dns_sockstate(void *, ares_socket_t, int, int);
 static int dns_init(const Conf *);
 static int dns_name(const unsigned char *, int, int *, char *);
 static void dns_parse(Query *, const unsigned char *, int);
+static void dns_deliver(Query *, int, const unsigned char *, int);
 static void dns_callback(void *, int, int, unsigned char *, int);
 static void dns_wait(Query *, int, long long);
 static int dns_lookup_many(Check *, char **, int, int, Answer *);
@@ -233,11 +253,19 @@ static void reply(const char *, ...);
 static void pol_answer(const Conf *, const Request *, const Outcome *);
 static int pol_peruser(const Conf *, const char *, Conf *);
 
+static int in_idle(void);
 static int in_line(char *);
 static int in_request(const Conf *, Request *);
 
 static void pol_request(const Conf *, Request *, const char *);
 static int mode_spawn(const Conf *, const char *);
+
+static void lst_signal(int);
+static int lst_bind(const Conf *, const char *);
+static void lst_drop(const Conf *);
+static void lst_serve(const Conf *, int, int, const char *);
+static void lst_reload(Conf *, const char *);
+static int mode_listen(Conf *, const char *, const char *);
 static int mode_query(const Conf *, const char *, const char *, const char *);
 static void usage(void);
 
@@ -247,7 +275,10 @@ static struct pollfd pfd[MAX_SOCKS];
 static int npfd;
 static char arena[ARENA_SIZE];	/* untouched pages cost no memory */
 static size_t arena_used;
-static int log_stderr;		/* only in modes that own a terminal */
+static CacheEntry dcache[DNS_CACHE_SIZE];
+static int dcache_next;
+static int log_stderr;
+static int idle_ms;		/* listener: close a silent connection */		/* only in modes that own a terminal */
 static const char *receiver_host = "unknown";	/* %{r} */
 
 
@@ -476,6 +507,82 @@ addr_text(const Addr *a, int form, char *buf, size_t size)
 	}
 }
 
+/* cache */
+
+/*
+ * The smallest TTL of an answer's records, or for a negative answer of
+ * its SOA (RFC 2308 5), capped; 0 when there is none: not cached.
+ */
+static unsigned
+cache_ttl(const unsigned char *p, int plen, int neg)
+{
+	char t[DNS_NAME_MAX + 1];
+	unsigned ttl = dns_cache_max_ttl, v, min;
+	int qd, an, ns, off = 12, i, type, rdlen, found = 0;
+
+	if (plen < 12)
+		return 0;
+	qd = p[4] << 8 | p[5];
+	an = p[6] << 8 | p[7];
+	ns = p[8] << 8 | p[9];
+	for (i = 0; i < qd; i++, off += 4)
+		if (dns_name(p, plen, &off, t) == -1)
+			return 0;
+	for (i = 0; i < an + ns; i++) {
+		if (dns_name(p, plen, &off, t) == -1 || off + 10 > plen)
+			return 0;
+		type = p[off] << 8 | p[off + 1];
+		v = (unsigned)p[off + 4] << 24 | p[off + 5] << 16 | p[off + 6] << 8 | p[off + 7];
+		rdlen = p[off + 8] << 8 | p[off + 9];
+		if ((off += 10 + rdlen) > plen)
+			return 0;
+		if (neg ? i < an || type != T_SOA : i >= an)
+			continue;
+		if (neg && rdlen >= 22) {	/* SOA MINIMUM: the last 4 bytes */
+			min = (unsigned)p[off - 4] << 24 | p[off - 3] << 16 | p[off - 2] << 8 | p[off - 1];
+			v = MIN(v, min);
+		}
+		ttl = MIN(ttl, v);
+		found = 1;
+	}
+	return found ? ttl : 0;
+}
+
+/* A live cache entry for name and type, or NULL. */
+static CacheEntry *
+cache_get(const char *name, int type)
+{
+	long long now = now_ms();
+	int i;
+
+	for (i = 0; i < DNS_CACHE_SIZE; i++)
+		if (dcache[i].type == type && dcache[i].expires > now &&
+		    !strcasecmp(dcache[i].name, name))
+			return &dcache[i];
+	return NULL;
+}
+
+/* Keep an answer for its TTL; large ones (TCP) are not kept. */
+static void
+cache_put(const char *name, int type, int status, const unsigned char *p, int plen)
+{
+	CacheEntry *e;
+	unsigned ttl;
+
+	if (plen > (int)sizeof(e->pkt) || !(ttl = cache_ttl(p, plen, status != ARES_SUCCESS)))
+		return;
+	if (!(e = cache_get(name, type))) {
+		e = &dcache[dcache_next];
+		dcache_next = (dcache_next + 1) % DNS_CACHE_SIZE;
+	}
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	e->type = type;
+	e->status = status;
+	e->expires = now_ms() + ttl * 1000LL;
+	e->len = plen;
+	memcpy(e->pkt, p, plen);
+}
+
 /* dns */
 
 /* c-ares tells which sockets to watch; keep pfd[] in step with it. */
@@ -702,12 +809,10 @@ dns_parse(Query *q, const unsigned char *p, int plen)
 	}
 }
 
+/* Hand a finished query's answer to its Answer; it may ask again (CNAME). */
 static void
-dns_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+dns_deliver(Query *q, int status, const unsigned char *abuf, int alen)
 {
-	Query *q = arg;
-
-	(void)timeouts;
 	q->done = 1;
 	q->ans->n = 0;
 	switch (status) {
@@ -730,6 +835,17 @@ dns_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 		q->ans->status = D_TEMP;
 		q->ans->err = ares_strerror(status);
 	}
+}
+
+static void
+dns_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	Query *q = arg;
+
+	(void)timeouts;
+	if (abuf && (status == ARES_SUCCESS || status == ARES_ENODATA || status == ARES_ENOTFOUND))
+		cache_put(q->name, q->ans->type, status, abuf, alen);
+	dns_deliver(q, status, abuf, alen);
 }
 
 /* Drive c-ares until every query is done or the deadline passes. */
@@ -786,6 +902,7 @@ dns_wait(Query *q, int n, long long deadline)
 static int
 dns_lookup_many(Check *c, char **names, int n, int type, Answer *ans)
 {
+	CacheEntry *e;
 	Query *q;
 	int i, temp;
 
@@ -808,7 +925,10 @@ dns_lookup_many(Check *c, char **names, int n, int type, Answer *ans)
 		}
 		strcpy(q[i].name, names[i]);
 		q[i].done = 0;
-		ares_query(channel, q[i].name, 1 /* IN */, type, dns_callback, &q[i]);
+		if ((e = cache_get(names[i], type)))
+			dns_deliver(&q[i], e->status, e->pkt, e->len);
+		else
+			ares_query(channel, q[i].name, 1 /* IN */, type, dns_callback, &q[i]);
 	}
 	dns_wait(q, n, c->deadline ? c->deadline : now_ms() + 20000);
 	for (temp = 0, i = 0; i < n; i++)
@@ -1681,6 +1801,12 @@ static const struct {
 	KEY("DNS_Timeout_ms", K_INT, dns_timeout_ms),
 	KEY("DNS_Tries", K_INT, dns_tries),
 	KEY("Error_Action", K_STR, error_action),
+	KEY("Listen_User", K_STR, listen_user),
+	KEY("Listen_Group", K_STR, listen_group),
+	KEY("Listen_Mode", K_STR, listen_mode),
+	KEY("Listen_Owner", K_STR, listen_owner),
+	KEY("Max_Connections", K_INT, max_connections),
+	KEY("Idle_Timeout", K_INT, idle_timeout),
 	KEY("defaultSeedOnly", K_SEED, seed_only),
 	/* accepted: for the milter front end only */
 	{ "Socket", K_IGNORED, 0 },
@@ -1696,7 +1822,8 @@ static const struct {	/* the range of each integer key */
 	{ "debugLevel", -1, 5 }, { "TestOnly", LONG_MIN / 2, LONG_MAX / 2 },
 	{ "Lookup_Time", 0, 3600 }, { "Whitelist_Lookup_Time", 0, 3600 },
 	{ "Void_Limit", 0, 1000 }, { "DNS_Timeout_ms", 1, 60000 },
-	{ "DNS_Tries", 1, 10 },
+	{ "DNS_Tries", 1, 10 }, { "Max_Connections", 1, MAX_CONN_LIMIT },
+	{ "Idle_Timeout", 0, 86400 },
 };
 
 /* A boolean as a person writes it: False, No, Off, 0 and empty are off. */
@@ -2643,6 +2770,21 @@ pol_peruser(const Conf *cf, const char *rcpt, Conf *uc)
 
 /* input */
 
+/* Whether the client stayed silent for idle_ms (listener mode). */
+static int
+in_idle(void)
+{
+	struct pollfd p = { .fd = 0, .events = POLLIN };
+	int r;
+
+	while ((r = poll(&p, 1, idle_ms)) < 0 && errno == EINTR)
+		;
+	if (r)
+		return 0;
+	logmsg(LOG_INFO, "closing a connection idle for %d s", idle_ms / 1000);
+	return 1;
+}
+
 /*
  * Read one line of at most LINE_MAX_LEN bytes into buf.  A longer line
  * is read to its end and thrown away (never split into two), and so is
@@ -2661,6 +2803,8 @@ in_line(char *buf)
 
 	for (;;) {
 		if (pos == len) {
+			if (idle_ms > 0 && in_idle())
+				return -1;
 			while ((r = read(0, ib, sizeof(ib))) < 0 && errno == EINTR)
 				;
 			if (r <= 0)
@@ -2791,6 +2935,186 @@ mode_spawn(const Conf *cf, const char *path)
 	return 0;
 }
 
+/* listener */
+
+static volatile sig_atomic_t got_term, got_hup;
+
+static void
+lst_signal(int sig)
+{
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else if (sig != SIGCHLD)
+		got_term = 1;
+}
+
+/*
+ * Bind "inet:ADDR:PORT" ([ADDR] for IPv6) or "unix:/path".  Returns the
+ * listening socket; dies (at start-up) when it cannot.
+ */
+static int
+lst_bind(const Conf *cf, const char *spec)
+{
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
+	                          .ai_socktype = SOCK_STREAM }, *ai;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct passwd *pw;
+	struct stat st;
+	char host[INET6_ADDRSTRLEN + 2], *port, *end;
+	int fd, one = 1, r;
+	long mode;
+
+	if (!strncmp(spec, "unix:", 5)) {
+		if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", spec + 5) >= (int)sizeof(sun.sun_path))
+			die("%s: path too long", spec);
+		if (!lstat(sun.sun_path, &st) && S_ISSOCK(st.st_mode))
+			unlink(sun.sun_path);	/* left by an earlier run */
+		if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0 ||
+		    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) || listen(fd, LISTEN_BACKLOG))
+			die("%s: %s", spec, strerror(errno));
+		mode = strtol(cf->listen_mode, &end, 8);
+		if (!*cf->listen_mode || *end || mode < 0 || mode > 0777 || chmod(sun.sun_path, mode))
+			die("%s: Listen_Mode \"%s\": %s", spec, cf->listen_mode, strerror(errno));
+		if (*cf->listen_owner && (!(pw = getpwnam(cf->listen_owner)) ||
+		                          chown(sun.sun_path, pw->pw_uid, pw->pw_gid)))
+			die("%s: Listen_Owner \"%s\": no such user or %s", spec, cf->listen_owner, strerror(errno));
+		return fd;
+	}
+	if (strncmp(spec, "inet:", 5) || !(port = strrchr(spec + 5, ':')) ||
+	    snprintf(host, sizeof(host), "%.*s", (int)(port - spec - 5), spec + 5) >= (int)sizeof(host))
+		die("%s: not inet:ADDR:PORT or unix:/path", spec);
+	if (*host == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	if ((r = getaddrinfo(host, port + 1, &hints, &ai)))
+		die("%s: %s", spec, gai_strerror(r));
+	if ((fd = socket(ai->ai_family, SOCK_STREAM, 0)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, LISTEN_BACKLOG))
+		die("%s: %s", spec, strerror(errno));
+	freeaddrinfo(ai);
+	return fd;
+}
+
+/* Become Listen_User (and Listen_Group); never go on as root. */
+static void
+lst_drop(const Conf *cf)
+{
+	struct passwd *pw;
+	struct group *gr;
+	gid_t gid;
+
+	if (getuid() == 0 || geteuid() == 0) {
+		if (!(pw = getpwnam(cf->listen_user)))
+			die("Listen_User \"%s\": no such user", cf->listen_user);
+		gid = pw->pw_gid;
+		if (*cf->listen_group) {
+			if (!(gr = getgrnam(cf->listen_group)))
+				die("Listen_Group \"%s\": no such group", cf->listen_group);
+			gid = gr->gr_gid;
+		}
+		if (setgroups(1, &gid) || setgid(gid) || setuid(pw->pw_uid))
+			die("dropping privileges to %s: %s", cf->listen_user, strerror(errno));
+	}
+	if (getuid() == 0 || geteuid() == 0 || getgid() == 0 || getegid() == 0)
+		die("refusing to serve as root (Listen_User, Listen_Group)");
+}
+
+/* One connection, in its own process: the same loop as spawn mode. */
+static void
+lst_serve(const Conf *cf, int lfd, int cfd, const char *path)
+{
+	signal(SIGTERM, SIG_IGN);	/* the parent lets it finish, then kills */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGCHLD, SIG_DFL);
+	close(lfd);
+	if (dup2(cfd, 0) < 0 || dup2(cfd, 1) < 0)
+		_exit(111);
+	if (cfd > 1)
+		close(cfd);
+	idle_ms = cf->idle_timeout * 1000;
+	if (dns_init(cf))
+		_exit(111);
+	exit(mode_spawn(cf, path));
+}
+
+/* Re-read the config file on SIGHUP; a broken one leaves the old in force. */
+static void
+lst_reload(Conf *cf, const char *path)
+{
+	Conf n;
+
+	if (conf_read(path, &n) + conf_check(&n)) {
+		logmsg(LOG_ERR, "%s: problems above; keeping the running configuration", path);
+		return;
+	}
+	n.nameservers = cf->nameservers;	/* -n stays in force */
+	*cf = n;	/* the old strings leak: one set per SIGHUP */
+	logmsg(LOG_INFO, "%s: configuration reloaded", path);
+}
+
+/* -l: accept connections and serve each in a child, at most Max_Connections. */
+static int
+mode_listen(Conf *cf, const char *spec, const char *path)
+{
+	static pid_t kids[MAX_CONN_LIMIT];
+	struct sigaction sa = { .sa_handler = lst_signal };
+	struct pollfd p;
+	long long deadline;
+	pid_t pid;
+	int lfd, cfd, n = 0, i;
+
+	lfd = lst_bind(cf, spec);
+	lst_drop(cf);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGCHLD, &sa, NULL);	/* wakes poll to reap */
+	logmsg(LOG_INFO, "listening on %s", spec);
+	while (!got_term) {
+		while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+			for (i = 0; i < n; i++)
+				if (kids[i] == pid)
+					kids[i] = kids[--n];
+		if (got_hup) {
+			got_hup = 0;
+			lst_reload(cf, path);
+		}
+		p.fd = n < MIN(cf->max_connections, MAX_CONN_LIMIT) ? lfd : -1;
+		p.events = POLLIN;	/* full: new clients wait in the backlog */
+		if (poll(&p, 1, 1000) <= 0 || !(p.revents & POLLIN))
+			continue;
+		if ((cfd = accept(lfd, NULL, NULL)) < 0)
+			continue;
+		if ((pid = fork()) == 0)
+			lst_serve(cf, lfd, cfd, path);
+		if (pid < 0)
+			logmsg(LOG_ERR, "fork: %s", strerror(errno));
+		else
+			kids[n++] = pid;
+		close(cfd);
+	}
+	close(lfd);
+	logmsg(LOG_INFO, "stopping: %d connection%s open", n, n == 1 ? "" : "s");
+	for (deadline = now_ms() + SHUTDOWN_MS; n > 0 && now_ms() < deadline; ) {
+		if ((pid = waitpid(-1, NULL, WNOHANG)) > 0) {
+			for (i = 0; i < n; i++)
+				if (kids[i] == pid)
+					kids[i] = kids[--n];
+		} else {
+			poll(NULL, 0, 20);
+		}
+	}
+	for (i = 0; i < n; i++)
+		kill(kids[i], SIGKILL);
+	while (waitpid(-1, NULL, 0) > 0)
+		;
+	return 0;
+}
+
 /* -q: evaluate once and print result, explanation, header. */
 static int
 mode_query(const Conf *cf, const char *ipstr, const char *sender, const char *helo)
@@ -2817,6 +3141,7 @@ usage(void)
 	fputs("usage: spfpolicy [config]\n"
 	      "       spfpolicy -q [-c config] [-n nameservers] ip sender helo\n"
 	      "       spfpolicy -t [-n nameservers] config\n"
+	      "       spfpolicy -l inet:addr:port|unix:/path [-d] [-n nameservers] [config]\n"
 	      "       spfpolicy -V\n", stderr);
 	exit(64);
 }
@@ -2824,7 +3149,7 @@ usage(void)
 int
 main(int argc, char *argv[])
 {
-	const char *conffile = NULL, *ns = NULL, *ident;
+	const char *conffile = NULL, *ns = NULL, *ident, *listen = NULL;
 	char host[256];
 	Conf cf;
 	int ch, query = 0, check = 0, bad;
@@ -2834,7 +3159,7 @@ main(int argc, char *argv[])
 		ident = log_ident;
 	signal(SIGPIPE, SIG_IGN);
 	opterr = 0;
-	while ((ch = getopt(argc, argv, "Vqc:n:t")) != -1) {
+	while ((ch = getopt(argc, argv, "Vqc:n:tl:d")) != -1) {
 		switch (ch) {
 		case 'V':
 			printf("spfpolicy %s (c-ares %s)\n", VERSION, ares_version(NULL));
@@ -2850,6 +3175,12 @@ main(int argc, char *argv[])
 			break;
 		case 't':
 			check = 1;
+			break;
+		case 'l':
+			listen = optarg;
+			break;
+		case 'd':	/* listener in the foreground of a terminal */
+			log_stderr = 1;
 			break;
 		default:	/* spawn mode: stderr is the Postfix socket */
 			if ((log_stderr = isatty(2)))
@@ -2868,6 +3199,8 @@ main(int argc, char *argv[])
 		else if (check || argc != 3)
 			usage();
 	} else {
+		if (!log_stderr || !listen)
+			log_stderr = 0;
 		openlog(ident, LOG_PID, LOG_MAIL);
 		conffile = argc > 0 ? argv[0] : default_config;
 	}
@@ -2885,6 +3218,8 @@ main(int argc, char *argv[])
 		receiver_host = cf.receiver_domain;
 	else if (!gethostname(host, sizeof(host)))
 		receiver_host = (host[sizeof(host) - 1] = '\0', host);
+	if (listen)	/* each connection gets its own resolver */
+		return mode_listen(&cf, listen, conffile);
 	if (dns_init(&cf))
 		return 70;
 	if (query)

@@ -82,5 +82,11 @@ typedef struct {
 	int dns_timeout_ms;		/* DNS_Timeout_ms: one try */
 	int dns_tries;			/* DNS_Tries */
 	char *error_action;		/* Error_Action: bad input, internal error */
+	char *listen_user;		/* Listen_User: -l drops to it */
+	char *listen_group;		/* Listen_Group; empty: the user's */
+	char *listen_mode;		/* Listen_Mode: unix socket, octal */
+	char *listen_owner;		/* Listen_Owner: unix socket owner */
+	int max_connections;		/* Max_Connections */
+	int idle_timeout;		/* Idle_Timeout, s */
 	int seed_only;			/* defaultSeedOnly was given */
 } Conf;
