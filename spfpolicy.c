@@ -14,6 +14,9 @@
  * Start reading at main().
  */
 #include <sys/resource.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -50,6 +53,11 @@
 #define LEN(a)		(sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b)	((a) < (b) ? (a) : (b))
 #define MAX(a, b)	((a) > (b) ? (a) : (b))
+
+/* the one place a query leaves; the fuzzers put a fake DNS here */
+#ifndef DNS_SEND
+#define DNS_SEND(q)	ares_query(channel, (q)->name, 1 /* IN */, (q)->ans->type, dns_callback, (q))
+#endif
 
 /* configuration: limits used by the types below, and the defaults */
 #include "config.h"
@@ -164,6 +172,7 @@ typedef struct {
 static void logmsg(int, const char *, ...);
 static void die(const char *, ...);
 static long long now_ms(void);
+static void harden(int);
 static void *aalloc(size_t);
 static char *astrndup(const char *, size_t);
 static int num(const char *, long, long, long *);
@@ -225,6 +234,7 @@ static const char *list_next(const char **, char *, size_t);
 static int net_check(const char *, const char *);
 static int net_match(int, const char *, const char *, const Addr *);
 
+static int pol_fmtspec(const char *, const char *, const char *, char *, size_t, size_t *);
 static int pol_format(const char *, const char *const *, const char *const *, size_t, char *, size_t);
 static int pol_format_check(const char *, const char *, const char *const *, size_t);
 static void pol_reason(int, const Check *, char *, size_t);
@@ -355,6 +365,25 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * What the process may do once set up (a stand-in for pledge): no core
+ * files (they would hold mail data), in spawn mode no children, and no
+ * privileges gained through exec.  (RLIMIT_FSIZE stays: stdout may be a
+ * file when an admin tries requests by hand.)
+ */
+static void
+harden(int spawn)
+{
+	struct rlimit zero = { 0, 0 };
+
+	setrlimit(RLIMIT_CORE, &zero);
+	if (spawn)
+		setrlimit(RLIMIT_NPROC, &zero);
+#ifdef __linux__
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+#endif
 }
 
 /* Bump allocation from the per-evaluation arena; NULL when it is full. */
@@ -803,7 +832,7 @@ dns_parse(Query *q, const unsigned char *p, int plen)
 		strcpy(q->name, cur);	/* only the alias came: follow it */
 		q->hops++;
 		q->done = -1;	/* before: the callback may run right away */
-		ares_query(channel, q->name, 1 /* IN */, a->type, dns_callback, q);
+		DNS_SEND(q);
 	} else {
 		a->status = D_NODATA;
 	}
@@ -928,7 +957,7 @@ dns_lookup_many(Check *c, char **names, int n, int type, Answer *ans)
 		if ((e = cache_get(names[i], type)))
 			dns_deliver(&q[i], e->status, e->pkt, e->len);
 		else
-			ares_query(channel, q[i].name, 1 /* IN */, type, dns_callback, &q[i]);
+			DNS_SEND(&q[i]);
 	}
 	dns_wait(q, n, c->deadline ? c->deadline : now_ms() + 20000);
 	for (temp = 0, i = 0; i < n; i++)
@@ -1860,7 +1889,7 @@ conf_line(Conf *cf, char *line, const char *path, int dup)
 	for (i = 0; i < LEN(conf_keys) && strcmp(conf_keys[i].name, name); i++)
 		;
 	if (i == LEN(conf_keys)) {
-		logmsg(LOG_ERR, "ERROR: Unknown name \"%s\" in file \"%s\"", name, path);
+		logmsg(LOG_INFO, "ERROR: Unknown name \"%s\" in file \"%s\"", name, path);
 		return 1;
 	}
 	switch (conf_keys[i].type) {
@@ -2071,15 +2100,58 @@ net_match(int debug, const char *key, const char *list, const Addr *raw)
 /* policy */
 
 /*
+ * Python's format spec for a str, [[fill]align][width][.precision][s]:
+ * put v into out padded and cut as str.format() would.  -1 when the spec
+ * is anything else.
+ */
+static int
+pol_fmtspec(const char *spec, const char *e, const char *v, char *out, size_t size, size_t *len)
+{
+	char fill = ' ', align = '<';
+	size_t vlen = strlen(v), width = 0, prec = (size_t)-1, pad, i;
+
+	if (e - spec >= 2 && strchr("<>^", spec[1])) {
+		fill = spec[0];
+		align = spec[1];
+		spec += 2;
+	} else if (spec < e && strchr("<>^", *spec)) {
+		align = *spec++;
+	}
+	for (; spec < e && isdigit((unsigned char)*spec) && width < 10000; spec++)
+		width = width * 10 + *spec - '0';
+	if (spec < e && *spec == '.') {
+		for (prec = 0, spec++; spec < e && isdigit((unsigned char)*spec) && prec < 10000; spec++)
+			prec = prec * 10 + *spec - '0';
+		if (spec[-1] == '.')
+			return -1;
+	}
+	if (spec < e && *spec == 's')
+		spec++;
+	if (spec != e)
+		return -1;
+	vlen = MIN(vlen, prec);
+	pad = width > vlen ? width - vlen : 0;
+	for (i = 0; i < (align == '>' ? pad : align == '^' ? pad / 2 : 0); i++)
+		if (put(out, size, len, &fill, 1))
+			return -1;
+	if (put(out, size, len, v, vlen))
+		return -1;
+	for (i = 0; i < (align == '<' ? pad : align == '^' ? pad - pad / 2 : 0); i++)
+		if (put(out, size, len, &fill, 1))
+			return -1;
+	return 0;
+}
+
+/*
  * Python str.format() with named fields only, as pypolicyd-spf uses it
- * for Reason_Message: {name} is replaced, {{ and }} are braces.  Returns
- * 0, or -1 for anything else (pypolicyd-spf would die there).
+ * for Reason_Message: {name} or {name:spec} is replaced, {{ and }} are
+ * braces.  Returns 0, or -1 for anything else (pypolicyd-spf would die).
  */
 static int
 pol_format(const char *tmpl, const char *const *names, const char *const *vals,
            size_t n, char *out, size_t size)
 {
-	const char *p, *e;
+	const char *p, *e, *colon;
 	size_t len = 0, i;
 
 	for (p = tmpl; *p; p++) {
@@ -2095,12 +2167,14 @@ pol_format(const char *tmpl, const char *const *names, const char *const *vals,
 				return -1;
 			continue;
 		}
-		if (!(e = strchr(++p, '}')))
+		if (!(e = strchr(++p, '}')) || memchr(p, '{', e - p))
 			return -1;
-		for (i = 0; i < n && (strlen(names[i]) != (size_t)(e - p) ||
-		                      strncmp(names[i], p, e - p)); i++)
+		if (!(colon = memchr(p, ':', e - p)))
+			colon = e;
+		for (i = 0; i < n && (strlen(names[i]) != (size_t)(colon - p) ||
+		                      strncmp(names[i], p, colon - p)); i++)
 			;
-		if (i == n || (vals && put(out, size, &len, vals[i], strlen(vals[i]))))
+		if (i == n || pol_fmtspec(colon + (colon < e), e, vals[i], out, size, &len))
 			return -1;
 		p = e;
 	}
@@ -2914,7 +2988,9 @@ pol_request(const Conf *gc, Request *rq, const char *path)
 	} else if (strcmp(gc->hide_receiver, "No")) {
 		strcpy(rq->v[AT_RECIPIENT], "<UNKNOWN>");
 	} else if (strcmp(rq->v[AT_RECIPIENT], "none") && (at = strchr(rq->v[AT_RECIPIENT], '@'))) {
-		memmove(rq->v[AT_RECIPIENT], at + 1, strlen(at));
+		memmove(rq->v[AT_RECIPIENT], at + 1, strlen(at));	/* split('@')[1] */
+		if ((at = strchr(rq->v[AT_RECIPIENT], '@')))
+			*at = '\0';
 	}
 	pol_decide(cf, rq, peruser, &o);
 	pol_answer(cf, rq, &o);
@@ -3138,7 +3214,7 @@ mode_query(const Conf *cf, const char *ipstr, const char *sender, const char *he
 static void
 usage(void)
 {
-	fputs("usage: spfpolicy [config]\n"
+	fputs("usage: spfpolicy [-R] [config]\n"
 	      "       spfpolicy -q [-c config] [-n nameservers] ip sender helo\n"
 	      "       spfpolicy -t [-n nameservers] config\n"
 	      "       spfpolicy -l inet:addr:port|unix:/path [-d] [-n nameservers] [config]\n"
@@ -3152,14 +3228,14 @@ main(int argc, char *argv[])
 	const char *conffile = NULL, *ns = NULL, *ident, *listen = NULL;
 	char host[256];
 	Conf cf;
-	int ch, query = 0, check = 0, bad;
+	int ch, query = 0, check = 0, root = 0, bad;
 
 	ident = (ident = strrchr(argv[0] ? argv[0] : "", '/')) ? ident + 1 : argv[0];
 	if (!ident || !*ident)
 		ident = log_ident;
 	signal(SIGPIPE, SIG_IGN);
 	opterr = 0;
-	while ((ch = getopt(argc, argv, "Vqc:n:tl:d")) != -1) {
+	while ((ch = getopt(argc, argv, "Vqc:n:tl:dR")) != -1) {
 		switch (ch) {
 		case 'V':
 			printf("spfpolicy %s (c-ares %s)\n", VERSION, ares_version(NULL));
@@ -3181,6 +3257,9 @@ main(int argc, char *argv[])
 			break;
 		case 'd':	/* listener in the foreground of a terminal */
 			log_stderr = 1;
+			break;
+		case 'R':	/* serve as root: for tests in a private namespace */
+			root = 1;
 			break;
 		default:	/* spawn mode: stderr is the Postfix socket */
 			if ((log_stderr = isatty(2)))
@@ -3222,7 +3301,12 @@ main(int argc, char *argv[])
 		return mode_listen(&cf, listen, conffile);
 	if (dns_init(&cf))
 		return 70;
-	if (query)
+	if (query) {
+		harden(0);
 		return mode_query(&cf, argv[0], argv[1], argv[2]);
+	}
+	if ((getuid() == 0 || geteuid() == 0) && !root)
+		die("refusing to serve as root: spawn(8) runs it as user=...; -R overrides");
+	harden(1);
 	return mode_spawn(&cf, conffile);
 }
