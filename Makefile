@@ -1,0 +1,56 @@
+# spfpolicy - SPF policy server for Postfix
+# See LICENSE file for copyright and license details.
+.POSIX:
+
+include config.mk
+
+SRC = spfpolicy.c
+HDR = spfpolicy.h config.h
+
+all: spfpolicy
+
+spfpolicy: $(SRC) $(HDR) config.mk
+	@test -f "$(CARES_PREFIX)/lib/libcares.a" || { \
+		echo "spfpolicy: no static c-ares in $(CARES_PREFIX):" \
+		     "run 'make deps' as root, or set CARES_PREFIX" >&2; \
+		exit 1; }
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $(SRC) $(LDFLAGS) $(LDLIBS)
+
+config.h:
+	cp config.def.h $@
+
+deps:
+	CARES_PREFIX="$(CARES_PREFIX)" sh tests/deps.sh
+
+test: all
+	./test.sh
+
+# later: fuzz (parsers under libFuzzer), check-asan (test.sh against an
+# ASan/UBSan build), bench (instruction counts under callgrind)
+
+clean:
+	rm -f spfpolicy spfpolicy-$(VERSION).tar.gz
+
+dist:
+	rm -rf "spfpolicy-$(VERSION)"
+	mkdir -p "spfpolicy-$(VERSION)"
+	files=$$(git ls-files 2>/dev/null) && [ -n "$$files" ] || \
+		files="LICENSE Makefile README config.mk config.def.h \
+		spfpolicy.8 spfpolicy.c spfpolicy.h test.sh .ci tests"; \
+	tar -cf - $$files | (cd "spfpolicy-$(VERSION)" && tar -xf -)
+	tar -cf - "spfpolicy-$(VERSION)" | gzip -c > "spfpolicy-$(VERSION).tar.gz"
+	rm -rf "spfpolicy-$(VERSION)"
+
+install: all
+	mkdir -p "$(DESTDIR)$(PREFIX)/sbin"
+	cp -f spfpolicy "$(DESTDIR)$(PREFIX)/sbin"
+	chmod 755 "$(DESTDIR)$(PREFIX)/sbin/spfpolicy"
+	mkdir -p "$(DESTDIR)$(MANPREFIX)/man8"
+	cp -f spfpolicy.8 "$(DESTDIR)$(MANPREFIX)/man8/spfpolicy.8"
+	chmod 644 "$(DESTDIR)$(MANPREFIX)/man8/spfpolicy.8"
+
+uninstall:
+	rm -f "$(DESTDIR)$(PREFIX)/sbin/spfpolicy"
+	rm -f "$(DESTDIR)$(MANPREFIX)/man8/spfpolicy.8"
+
+.PHONY: all deps test clean dist install uninstall

@@ -1,0 +1,159 @@
+#!/bin/sh
+# See LICENSE file for copyright and license details.
+#
+# test.sh - spfpolicy regression tests, run by "make test".
+#
+# Sections run in order; each reports through ok/fail/skip.  Runners
+# written in other languages print "ok NAME" and "FAIL NAME: reason"
+# lines, which runner() counts into the totals here.  The last line is
+# "N passed, N failed"; the exit status is 1 when anything failed.
+#
+# Environment:
+#	SPF_SUITE	the RFC 7208 test suite (default:
+#			../shared/spf-suite/rfc7208-tests.yml)
+#	VERBOSE=1	also print the runners' ok lines
+
+cd "$(dirname "$0")" || exit 1
+ROOT=$(pwd)
+BIN=$ROOT/spfpolicy
+PY=/usr/bin/python3
+SPF_SUITE=${SPF_SUITE:-$ROOT/../shared/spf-suite/rfc7208-tests.yml}
+MAXSIZE=262144		# bytes: the static binary stays small
+
+npass=0
+nfail=0
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' INT TERM
+
+ok() {
+	npass=$((npass + 1))
+	echo "ok $1"
+}
+
+fail() {
+	nfail=$((nfail + 1))
+	echo "FAIL $1: $2"
+}
+
+skip() {
+	echo "skipped: $*"
+}
+
+section() {
+	echo "# $*"
+}
+
+# runner NAME CMD...: run CMD, count its ok/FAIL lines, show the failures
+# (with their indented detail lines) and notes; a runner that exits
+# non-zero without saying FAIL is itself a failure.
+runner() {
+	name=$1
+	shift
+	"$@" < /dev/null > "$tmp/out" 2>&1
+	rc=$?
+	before=$nfail
+	passed=$npass
+	show=0
+	while IFS= read -r line; do
+		case $line in
+		"ok "*)
+			npass=$((npass + 1))
+			show=0
+			[ -z "${VERBOSE:-}" ] || echo "$line"
+			;;
+		"FAIL "*)
+			nfail=$((nfail + 1))
+			show=1
+			echo "$line"
+			;;
+		"#"*)
+			echo "$line"
+			;;
+		[0-9]*" passed, "[0-9]*" failed"*)
+			;;	# the runner's own total: ours is printed last
+		*)
+			[ "$show" = 0 ] || echo "$line"
+			;;
+		esac
+	done < "$tmp/out"
+	if [ "$rc" != 0 ] && [ "$nfail" = "$before" ]; then
+		tail -n 20 "$tmp/out"
+		fail "$name" "exited $rc"
+	fi
+	echo "# $name: $((npass - passed)) ok, $((nfail - before)) FAIL"
+}
+
+section "binary"
+if [ ! -x "$BIN" ]; then
+	fail binary "no $BIN: run make"
+else
+	case $(file -b "$BIN") in
+	*"statically linked"*|*"static-pie linked"*)
+		ok static ;;
+	*)	fail static "$(file -b "$BIN")" ;;
+	esac
+
+	out=$("$BIN" -V 2>&1)
+	case $out in
+	*c-ares*)	ok version ;;
+	*)		fail version "-V said: $out" ;;
+	esac
+
+	if [ "$(id -u)" != 0 ]; then
+		skip "chroot: needs root"
+	else
+		mkdir "$tmp/root" && cp "$BIN" "$tmp/root/spfpolicy"
+		out=$(chroot "$tmp/root" /spfpolicy -V 2>&1)
+		case $out in
+		*c-ares*)	ok chroot ;;
+		*)		fail chroot "-V in an empty chroot said: $out" ;;
+		esac
+	fi
+
+	size=$(wc -c < "$BIN")
+	if [ "$size" -lt "$MAXSIZE" ]; then
+		ok "size ($size bytes)"
+	else
+		fail size "$size bytes, limit $MAXSIZE"
+	fi
+fi
+
+section "man page"
+if ! command -v mandoc >/dev/null; then
+	skip "man page lint: no mandoc"
+elif out=$(mandoc -T lint -W warning spfpolicy.8 2>&1) && [ -z "$out" ]; then
+	ok "man page lint"
+else
+	fail "man page lint" "$out"
+fi
+
+section "RFC 7208 test suite"
+if [ ! -f tests/spfsuite.py ]; then
+	skip "RFC 7208 suite: no tests/spfsuite.py"
+elif [ ! -f "$SPF_SUITE" ]; then
+	skip "RFC 7208 suite not found at $SPF_SUITE (set SPF_SUITE)"
+else
+	runner rfc7208 "$PY" tests/spfsuite.py "$SPF_SUITE"
+fi
+
+section "own SPF cases"
+set -- tests/cases/*.yml
+if [ ! -f tests/spfsuite.py ] || [ ! -f "$1" ]; then
+	skip "own cases: no tests/spfsuite.py or tests/cases/*.yml"
+else
+	runner cases "$PY" tests/spfsuite.py "$@"
+fi
+
+section "side by side with pypolicyd-spf"
+if [ "$(id -u)" != 0 ]; then
+	skip "side by side: needs root (private network namespace)"
+else	# -R: as root in the test namespace, spawn mode must be told
+	runner sidebyside tests/sidebyside/run.sh --spfpolicy "$BIN -R"
+fi
+
+# sections to come: Postfix end to end
+
+echo "$npass passed, $nfail failed"
+[ "$nfail" = 0 ] && exit 0
+exit 1
