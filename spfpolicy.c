@@ -1189,7 +1189,7 @@ spf_transform(const char *v, int keep, int rev, const char *delim, int esc,
               char *out, size_t size, size_t *len)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	static unsigned short start[MACRO_MAX / 2 + 2];
+	static unsigned short start[MACRO_MAX + 2];	/* every byte may be a delimiter */
 	size_t vlen = strlen(v), i, from, to, k;
 	int nparts = 0, a, b, step, j;
 	char tmp[3];
