@@ -191,6 +191,9 @@ static void cache_put(const char *, int, int, const unsigned char *, int);
 static void dns_sockstate(void *, ares_socket_t, int, int);
 static int dns_init(const Conf *);
 static int dns_name(const unsigned char *, int, int *, char *);
+static int dns_rr(const unsigned char *, int, int *, char *, int *, unsigned *, int *);
+static const char *dns_chain(const unsigned char *, int, int, int, char *);
+static int dns_rdata(Answer *, const unsigned char *, int, int, int);
 static void dns_parse(Query *, const unsigned char *, int);
 static void dns_deliver(Query *, int, const unsigned char *, int);
 static void dns_callback(void *, int, int, unsigned char *, int);
@@ -547,7 +550,7 @@ cache_ttl(const unsigned char *p, int plen, int neg)
 {
 	char t[DNS_NAME_MAX + 1];
 	unsigned ttl = dns_cache_max_ttl, v, min;
-	int qd, an, ns, off = 12, i, type, rdlen, found = 0;
+	int qd, an, ns, off = 12, i, type, rd, rdlen, found = 0;
 
 	if (plen < 12)
 		return 0;
@@ -558,12 +561,7 @@ cache_ttl(const unsigned char *p, int plen, int neg)
 		if (dns_name(p, plen, &off, t) == -1)
 			return 0;
 	for (i = 0; i < an + ns; i++) {
-		if (dns_name(p, plen, &off, t) == -1 || off + 10 > plen)
-			return 0;
-		type = p[off] << 8 | p[off + 1];
-		v = (unsigned)p[off + 4] << 24 | p[off + 5] << 16 | p[off + 6] << 8 | p[off + 7];
-		rdlen = p[off + 8] << 8 | p[off + 9];
-		if ((off += 10 + rdlen) > plen)
+		if ((rd = dns_rr(p, plen, &off, t, &type, &v, &rdlen)) < 0)
 			return 0;
 		if (neg ? i < an || type != T_SOA : i >= an)
 			continue;
@@ -719,6 +717,95 @@ dns_name(const unsigned char *p, int plen, int *off, char *out)
 }
 
 /*
+ * Read the resource record at *off: its owner into owner, its type, TTL
+ * and data offset and length; move *off past it.  Returns -1 when the
+ * record does not lie within the packet.
+ */
+static int
+dns_rr(const unsigned char *p, int plen, int *off, char *owner, int *type, unsigned *ttl,
+       int *rdlen)
+{
+	int o;
+
+	if (dns_name(p, plen, off, owner) == -1 || (o = *off) + 10 > plen)
+		return -1;
+	*type = p[o] << 8 | p[o + 1];
+	*ttl = (unsigned)p[o + 4] << 24 | p[o + 5] << 16 | p[o + 6] << 8 | p[o + 7];
+	*rdlen = p[o + 8] << 8 | p[o + 9];
+	if (o + 10 + *rdlen > plen)
+		return -1;
+	*off = o + 10 + *rdlen;
+	return o + 10;
+}
+
+/*
+ * Follow the CNAMEs of cur through the an answers from start: cur ends
+ * as the name that owns the records.  Checks that every record lies in
+ * the packet.  Returns NULL, or what is wrong.
+ */
+static const char *
+dns_chain(const unsigned char *p, int plen, int start, int an, char *cur)
+{
+	char owner[DNS_NAME_MAX + 1], t[DNS_NAME_MAX + 1];
+	int off, i, type, rdlen, rd, hops, moved = 1;
+	unsigned ttl;
+
+	for (hops = 0; moved && hops <= max_cnames; hops++) {
+		for (moved = 0, off = start, i = 0; i < an && !moved; i++) {
+			if ((rd = dns_rr(p, plen, &off, owner, &type, &ttl, &rdlen)) < 0)
+				return "malformed DNS answer";
+			if (type == T_CNAME && !strcasecmp(owner, cur) &&
+			    dns_name(p, plen, &rd, t) > 0 && strcasecmp(t, cur)) {
+				strcpy(cur, t);
+				moved = 1;
+			}
+		}
+	}
+	return moved ? "CNAME chain too long" : NULL;
+}
+
+/* Copy one record's data into a->s/len/ip[a->n]; 0 when it is unusable. */
+static int
+dns_rdata(Answer *a, const unsigned char *p, int plen, int rd, int rdlen)
+{
+	char t[DNS_NAME_MAX + 1];
+	int end = rd + rdlen, l, k;
+
+	switch (a->type) {
+	case T_A:
+	case T_AAAA:
+		if (rdlen != (a->type == T_A ? 4 : 16))
+			return 0;
+		memset(a->ip[a->n], 0, 16);
+		memcpy(a->ip[a->n], p + rd, rdlen);
+		return 1;
+	case T_MX:
+		if (rdlen < 3)
+			return 0;
+		rd += 2;	/* preference */
+		/* fallthrough */
+	case T_PTR:
+		return (l = dns_name(p, plen, &rd, t)) >= 0 && rd <= end &&
+		       (a->s[a->n] = astrndup(t, l));
+	case T_TXT:	/* RFC 7208 3.3: strings joined, no spaces */
+		if (!(a->s[a->n] = aalloc(rdlen + 1)))
+			return 0;
+		for (l = 0, k = rd; k < end && k + 1 + p[k] <= end; k += 1 + p[k]) {
+			memcpy(a->s[a->n] + l, p + k + 1, p[k]);
+			l += p[k];
+		}
+		if (k != end)
+			return 0;
+		if (!a->n)
+			a->first = rd < end ? p[rd] : 0;
+		a->s[a->n][l] = '\0';
+		a->len[a->n] = l;
+		return 1;
+	}
+	return 0;
+}
+
+/*
  * Take from an answer the records of the asked type owned by the asked
  * name or, through CNAMEs in the same answer, by its alias target.  Other
  * records (a lying or confused server) are ignored.  When only a CNAME
@@ -728,8 +815,8 @@ static void
 dns_parse(Query *q, const unsigned char *p, int plen)
 {
 	Answer *a = q->ans;
-	char cur[DNS_NAME_MAX + 1], owner[DNS_NAME_MAX + 1], t[DNS_NAME_MAX + 1];
-	int an, qd, off, start, i, type, rdlen, rd, hops, moved, n, l, k;
+	char cur[DNS_NAME_MAX + 1], owner[DNS_NAME_MAX + 1];
+	int an, qd, off, start, i, type, rdlen, rd, n;
 	unsigned ttl;
 
 	a->status = D_TEMP;
@@ -739,39 +826,15 @@ dns_parse(Query *q, const unsigned char *p, int plen)
 	qd = p[4] << 8 | p[5];
 	an = p[6] << 8 | p[7];
 	for (off = 12; qd--; off += 4)
-		if (dns_name(p, plen, &off, t) == -1)
+		if (dns_name(p, plen, &off, owner) == -1)
 			return;
-	start = off;
 	strcpy(cur, q->name);
-	for (hops = 0, moved = 1; moved && hops <= max_cnames; hops++) {
-		for (moved = 0, off = start, i = 0; i < an && !moved; i++) {
-			if ((l = dns_name(p, plen, &off, owner)) == -1 || off + 10 > plen)
-				return;
-			type = p[off] << 8 | p[off + 1];
-			rdlen = p[off + 8] << 8 | p[off + 9];
-			if ((off += 10) + rdlen > plen)
-				return;
-			rd = off;
-			off += rdlen;
-			if (type == T_CNAME && !strcasecmp(owner, cur) &&
-			    dns_name(p, plen, &rd, t) > 0 && strcasecmp(t, cur)) {
-				strcpy(cur, t);
-				moved = 1;
-			}
-		}
-	}
-	if (moved) {
-		a->err = "CNAME chain too long";
+	if ((a->err = dns_chain(p, plen, start = off, an, cur)))
 		return;
-	}
 	/* count, then copy: the arrays are sized by what is really there */
-	for (n = 0, off = start, i = 0; i < an; i++) {
-		dns_name(p, plen, &off, owner);
-		type = p[off] << 8 | p[off + 1];
-		rdlen = p[off + 8] << 8 | p[off + 9];
-		off += 10 + rdlen;
-		n += type == a->type && !strcasecmp(owner, cur);
-	}
+	for (n = 0, off = start, i = 0; i < an; i++)
+		if (dns_rr(p, plen, &off, owner, &type, &ttl, &rdlen) >= 0)
+			n += type == a->type && !strcasecmp(owner, cur);
 	a->n = 0;
 	a->ttl = UINT_MAX;
 	if (!(a->s = aalloc(n * sizeof(*a->s))) || !(a->len = aalloc(n * sizeof(*a->len))) ||
@@ -780,51 +843,11 @@ dns_parse(Query *q, const unsigned char *p, int plen)
 		return;
 	}
 	for (off = start, i = 0; i < an; i++) {
-		dns_name(p, plen, &off, owner);
-		type = p[off] << 8 | p[off + 1];
-		ttl = (unsigned)p[off + 4] << 24 | p[off + 5] << 16 | p[off + 6] << 8 | p[off + 7];
-		rdlen = p[off + 8] << 8 | p[off + 9];
-		rd = off + 10;
-		off = rd + rdlen;
-		if (type != a->type || strcasecmp(owner, cur))
-			continue;
-		switch (type) {
-		case T_A:
-		case T_AAAA:
-			if (rdlen != (type == T_A ? 4 : 16))
-				continue;
-			memset(a->ip[a->n], 0, 16);
-			memcpy(a->ip[a->n], p + rd, rdlen);
-			break;
-		case T_MX:
-			if (rdlen < 3)
-				continue;
-			rd += 2;
-			/* fallthrough */
-		case T_PTR:
-			if ((l = dns_name(p, plen, &rd, t)) < 0 || rd > off ||
-			    !(a->s[a->n] = astrndup(t, l)))
-				continue;
-			break;
-		case T_TXT:	/* RFC 7208 3.3: strings joined, no spaces */
-			if (!(a->s[a->n] = aalloc(rdlen + 1)))
-				continue;
-			for (l = 0, k = rd; k < off; k += 1 + p[k]) {
-				if (k + 1 + p[k] > off)
-					break;
-				memcpy(a->s[a->n] + l, p + k + 1, p[k]);
-				l += p[k];
-			}
-			if (k != off)
-				continue;
-			if (!a->n)
-				a->first = rd < off ? p[rd] : 0;
-			a->s[a->n][l] = '\0';
-			a->len[a->n] = l;
-			break;
+		rd = dns_rr(p, plen, &off, owner, &type, &ttl, &rdlen);
+		if (type == a->type && !strcasecmp(owner, cur) && dns_rdata(a, p, plen, rd, rdlen)) {
+			a->ttl = MIN(a->ttl, ttl);
+			a->n++;
 		}
-		a->ttl = MIN(a->ttl, ttl);
-		a->n++;
 	}
 	if (a->n) {
 		a->status = D_OK;
