@@ -231,6 +231,7 @@ static int conf_bool(const char *);
 static int conf_line(Conf *, char *, const char *, int);
 static int conf_read(const char *, Conf *);
 static int conf_check(const Conf *);
+static void conf_receiver(const Conf *);
 
 static const char *net_parse(const char *, Addr *, int *);
 static const char *list_next(const char **, char *, size_t);
@@ -252,6 +253,7 @@ static void pol_remember(const char *, int, const char *);
 static int pol_indomains(const char *, const char *);
 static int pol_action(const Conf *, int, const char *, int, int *);
 static void pol_message(const Conf *, int, const char *, int, const char *, const char *, const char *, char *, size_t);
+static long long wl_deadline(const Conf *);
 static int pol_helo_listed(const Conf *, const Request *, const Addr *);
 static int pol_ptr_listed(const Conf *, const Addr *);
 static int pol_domain_listed(const Conf *, const Addr *);
@@ -291,8 +293,9 @@ static size_t arena_used;
 static CacheEntry dcache[DNS_CACHE_SIZE];
 static int dcache_next;
 static int log_stderr;
-static int idle_ms;		/* listener: close a silent connection */		/* only in modes that own a terminal */
-static const char *receiver_host = "unknown";	/* %{r} */
+static int idle_ms;		/* listener: close a silent connection */
+static int ns_override;		/* -n given: config reloads keep it */
+static char receiver_host[256] = "unknown";	/* %{r} */
 
 
 static const char *const result_name[NUM_RESULTS] = {	/* RFC 7208 2.6 */
@@ -851,13 +854,15 @@ dns_parse(Query *q, const unsigned char *p, int plen)
 	}
 	if (a->n) {
 		a->status = D_OK;
-	} else if (strcasecmp(cur, q->name) && q->hops < max_cnames) {
+	} else if (!strcasecmp(cur, q->name)) {
+		a->status = D_NODATA;
+	} else if (q->hops < max_cnames) {
 		strcpy(q->name, cur);	/* only the alias came: follow it */
 		q->hops++;
 		q->done = -1;	/* before: the callback may run right away */
 		DNS_SEND(q);
 	} else {
-		a->status = D_NODATA;
+		a->err = "CNAME chain too long";
 	}
 }
 
@@ -1871,7 +1876,7 @@ static const struct {	/* the range of each integer key */
 	const char *name;
 	long min, max;
 } conf_ranges[] = {
-	{ "debugLevel", -1, 5 }, { "TestOnly", LONG_MIN / 2, LONG_MAX / 2 },
+	{ "debugLevel", -1, 5 }, { "TestOnly", INT_MIN, INT_MAX },
 	{ "Lookup_Time", 0, 3600 }, { "Whitelist_Lookup_Time", 0, 3600 },
 	{ "Void_Limit", 0, 1000 }, { "DNS_Timeout_ms", 1, 60000 },
 	{ "DNS_Tries", 1, 10 }, { "Max_Connections", 1, MAX_CONN_LIMIT },
@@ -2016,6 +2021,17 @@ conf_check(const Conf *cf)
 		bad++;
 	}
 	return bad;
+}
+
+/* %{r}: Receiver_Domain, or the host name (RFC 7208 7.3). */
+static void
+conf_receiver(const Conf *cf)
+{
+	if (*cf->receiver_domain)
+		snprintf(receiver_host, sizeof(receiver_host), "%s", cf->receiver_domain);
+	else if (gethostname(receiver_host, sizeof(receiver_host)))
+		snprintf(receiver_host, sizeof(receiver_host), "unknown");
+	receiver_host[sizeof(receiver_host) - 1] = '\0';
 }
 
 /* networks */
@@ -2468,6 +2484,13 @@ pol_message(const Conf *cf, int act, const char *reason, int ident, const char *
 		pol_format(conf_default.reason_message, reason_fields, rv, LEN(rv), out, size);
 }
 
+/* The end of a whitelist lookup; 0 (20 s per query) as Lookup_Time = 0. */
+static long long
+wl_deadline(const Conf *cf)
+{
+	return cf->whitelist_lookup_time > 0 ? now_ms() + cf->whitelist_lookup_time * 1000LL : 0;
+}
+
 /* Whether the HELO name's addresses include the client (HELO_Whitelist). */
 static int
 pol_helo_listed(const Conf *cf, const Request *rq, const Addr *raw)
@@ -2483,7 +2506,7 @@ pol_helo_listed(const Conf *cf, const Request *rq, const Addr *raw)
 		if (!rq->has[AT_HELO] || strcasecmp(e, rq->v[AT_HELO]))
 			continue;
 		arena_used = 0;
-		c.deadline = now_ms() + cf->whitelist_lookup_time * 1000LL;
+		c.deadline = wl_deadline(cf);
 		if (dns_lookup(&c, e, raw->v6 ? T_AAAA : T_A, &a) != D_OK)
 			continue;	/* DNS errors are ignored, as pypolicyd-spf */
 		for (i = 0; i < a.n; i++)
@@ -2504,7 +2527,7 @@ pol_ptr_listed(const Conf *cf, const Addr *ip)
 	memset(&c, 0, sizeof(c));
 	c.ip = *ip;
 	arena_used = 0;
-	c.deadline = now_ms() + cf->whitelist_lookup_time * 1000LL;
+	c.deadline = wl_deadline(cf);
 	n = spf_ptrnames(&c, &names);
 	for (i = 0; i < n; i++)
 		if (pol_indomains(cf->domain_whitelist_ptr, names[i]))
@@ -3136,6 +3159,7 @@ lst_serve(const Conf *cf, int lfd, int cfd, const char *path)
 	idle_ms = cf->idle_timeout * 1000;
 	if (dns_init(cf))
 		_exit(111);
+	harden(1);
 	exit(mode_spawn(cf, path));
 }
 
@@ -3149,8 +3173,10 @@ lst_reload(Conf *cf, const char *path)
 		logmsg(LOG_ERR, "%s: problems above; keeping the running configuration", path);
 		return;
 	}
-	n.nameservers = cf->nameservers;	/* -n stays in force */
+	if (ns_override)	/* -n stays in force */
+		n.nameservers = cf->nameservers;
 	*cf = n;	/* the old strings leak: one set per SIGHUP */
+	conf_receiver(cf);
 	logmsg(LOG_INFO, "%s: configuration reloaded", path);
 }
 
@@ -3165,8 +3191,11 @@ mode_listen(Conf *cf, const char *spec, const char *path)
 	pid_t pid;
 	int lfd, cfd, n = 0, i;
 
+	if (dns_init(cf))	/* catch bad Nameservers now, not per connection */
+		die("cannot set up the resolver");
 	lfd = lst_bind(cf, spec);
 	lst_drop(cf);
+	harden(0);
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -3237,7 +3266,7 @@ mode_query(const Conf *cf, const char *ipstr, const char *sender, const char *he
 static void
 usage(void)
 {
-	fputs("usage: spfpolicy [-R] [config]\n"
+	fputs("usage: spfpolicy [-R] [-n nameservers] [config]\n"
 	      "       spfpolicy -q [-c config] [-n nameservers] ip sender helo\n"
 	      "       spfpolicy -t [-n nameservers] config\n"
 	      "       spfpolicy -l inet:addr:port|unix:/path [-d] [-n nameservers] [config]\n"
@@ -3249,7 +3278,6 @@ int
 main(int argc, char *argv[])
 {
 	const char *conffile = NULL, *ns = NULL, *ident, *listen = NULL;
-	char host[256];
 	Conf cf;
 	int ch, query = 0, check = 0, root = 0, bad;
 
@@ -3308,7 +3336,7 @@ main(int argc, char *argv[])
 	}
 	cf = conf_default;
 	bad = conffile ? conf_read(conffile, &cf) : 0;
-	if (ns)
+	if ((ns_override = ns != NULL))
 		cf.nameservers = (char *)ns;
 	bad += conf_check(&cf);
 	if (check) {
@@ -3316,10 +3344,7 @@ main(int argc, char *argv[])
 		printf("%s: %d problem%s\n", conffile, bad, bad == 1 ? "" : "s");
 		return bad ? 1 : 0;
 	}
-	if (*cf.receiver_domain)
-		receiver_host = cf.receiver_domain;
-	else if (!gethostname(host, sizeof(host)))
-		receiver_host = (host[sizeof(host) - 1] = '\0', host);
+	conf_receiver(&cf);
 	if (listen)	/* each connection gets its own resolver */
 		return mode_listen(&cf, listen, conffile);
 	if (dns_init(&cf))
