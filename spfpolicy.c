@@ -264,6 +264,7 @@ static int pol_nomail(const Conf *, const Ident *);
 static void outcome(Outcome *, int, const char *, int);
 static void pol_refuse(const Conf *, const Ident *, int, const char *, const char *, const char *, const char *, Outcome *);
 static void pol_decide(const Conf *, const Request *, int, Outcome *);
+static void pol_identities(const Conf *, const Request *, const Addr *, const char *, const char *, Outcome *);
 static void reply(const char *, ...);
 static void pol_answer(const Conf *, const Request *, const Outcome *);
 static int pol_peruser(const Conf *, const char *, Conf *);
@@ -2643,16 +2644,14 @@ pol_refuse(const Conf *cf, const Ident *id, int ident, const char *identity, con
 }
 
 /*
- * The decision for one request, step for step pypolicyd-spf's _spfcheck
- * (its order decides which header and which verdict win).
+ * The decision for one request, step for step pypolicyd-spf's _spfcheck:
+ * the cached answer of the message, the skip and whitelist checks, then
+ * the identities.
  */
 static void
 pol_decide(const Conf *cf, const Request *rq, int peruser, Outcome *o)
 {
-	static Ident hid, mid;
-	const char *ipstr, *inst = peruser ? "" : rq->v[AT_INSTANCE], *rcpt = rq->v[AT_RECIPIENT];
-	const char *sender, *helo, *comment, *header = "", *hpr = cf->helo_pass_restriction;
-	const char *mpr = cf->mfrom_pass_restriction, *at;
+	const char *ipstr, *inst = peruser ? "" : rq->v[AT_INSTANCE], *comment;
 	Addr ip, raw;
 	int k;
 
@@ -2684,6 +2683,22 @@ pol_decide(const Conf *cf, const Request *rq, int peruser, Outcome *o)
 		o->act = A_PREPEND;
 		return;
 	}
+	pol_identities(cf, rq, &ip, ipstr, inst, o);
+}
+
+/*
+ * The HELO check, then the MAIL FROM check, and which of them answers:
+ * pypolicyd-spf's order, quirks included, decides which header and which
+ * verdict win (pypolicyd-spf-behaviour.md 5, 6).
+ */
+static void
+pol_identities(const Conf *cf, const Request *rq, const Addr *ip, const char *ipstr,
+               const char *inst, Outcome *o)
+{
+	static Ident hid, mid;
+	const char *sender, *helo, *header = "", *hpr = cf->helo_pass_restriction;
+	const char *mpr = cf->mfrom_pass_restriction, *rcpt = rq->v[AT_RECIPIENT], *at;
+
 	sender = rq->has[AT_SENDER] ? rq->v[AT_SENDER] : "";
 	helo = rq->has[AT_HELO] ? rq->v[AT_HELO] : "";
 	if (!*sender && !*helo) {
@@ -2696,7 +2711,7 @@ pol_decide(const Conf *cf, const Request *rq, int peruser, Outcome *o)
 	hid.r = R_NONE;
 	hid.act = A_NONE;
 	if (strcmp(cf->helo_reject, "No_Check")) {
-		pol_ident(cf, I_HELO, &ip, ipstr, sender, helo, rcpt, &hid);
+		pol_ident(cf, I_HELO, ip, ipstr, sender, helo, rcpt, &hid);
 		pol_detail(cf, &hid, I_HELO, ipstr, helo, sender, rcpt);
 		header = hid.header;
 		if (hid.act != A_REJECT && hid.act != A_DEFER) {
@@ -2725,7 +2740,7 @@ pol_decide(const Conf *cf, const Request *rq, int peruser, Outcome *o)
 			outcome(o, A_PREPEND, header, 0);
 		return;
 	}
-	pol_ident(cf, I_MAILFROM, &ip, ipstr, sender, helo, rcpt, &mid);
+	pol_ident(cf, I_MAILFROM, ip, ipstr, sender, helo, rcpt, &mid);
 	if (mid.r != R_NONE || hid.r == R_NONE) {	/* else the HELO header stays */
 		pol_detail(cf, &mid, I_MAILFROM, ipstr, helo, sender, rcpt);
 		header = mid.header;
