@@ -152,7 +152,8 @@ else	# -R: as root in the test namespace, spawn mode must be told
 	runner sidebyside tests/sidebyside/run.sh --spfpolicy "$BIN -R"
 fi
 
-# sections to come: Postfix end to end
+section "real Postfix, end to end"
+runner postfix-e2e tests/postfix-e2e.sh
 
 echo "$npass passed, $nfail failed"
 [ "$nfail" = 0 ] && exit 0
