@@ -25,8 +25,21 @@ deps:
 test: all
 	./test.sh
 
-# later: fuzz (parsers under libFuzzer), check-asan (test.sh against an
-# ASan/UBSan build), bench (instruction counts under callgrind)
+# the whole suite under ASan+UBSan and under valgrind (glibc builds)
+check-asan: config.h
+	bash tests/asan.sh
+
+check-valgrind: config.h
+	bash tests/valgrind.sh
+
+# libFuzzer targets for every parser; FUZZ_SECONDS each (CI: a short smoke)
+FUZZ_SECONDS = 20
+fuzz: config.h
+	sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+# side by side with pypolicyd-spf and the floors; prints ratios, asserts nothing
+bench: all
+	bash tests/bench.sh
 
 clean:
 	rm -f spfpolicy spfpolicy-$(VERSION).tar.gz
@@ -53,4 +66,4 @@ uninstall:
 	rm -f "$(DESTDIR)$(PREFIX)/sbin/spfpolicy"
 	rm -f "$(DESTDIR)$(MANPREFIX)/man8/spfpolicy.8"
 
-.PHONY: all deps test clean dist install uninstall
+.PHONY: all deps test check-asan check-valgrind fuzz bench clean dist install uninstall

@@ -68,7 +68,6 @@ static const unsigned dns_cache_max_ttl = 3600;	/* s; answers kept at most */
 
 /* input limits */
 #define LINE_MAX_LEN	4096		/* policy line; longer: Error_Action */
-#define REQ_MAX_ATTRS	64		/* attributes kept per request */
 #define CONF_LINE_MAX	8192		/* config file line */
 #define MACRO_MAX	8192		/* macro expansion before 253-cut */
 #define EXP_MAX		400		/* explanation kept for a reply */

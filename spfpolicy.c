@@ -228,6 +228,8 @@ static int spf_check_host(Check *, const char *, int, int);
 static int spf_check(const Conf *, const Addr *, const char *, const char *, int, Check *);
 
 static int conf_bool(const char *);
+static int conf_getline(FILE *, char *, size_t);
+static void conf_freestr(Conf *, size_t);
 static int conf_line(Conf *, char *, const char *, int);
 static int conf_read(const char *, Conf *);
 static int conf_check(const Conf *);
@@ -399,9 +401,9 @@ aalloc(size_t n)
 {
 	void *p;
 
-	n = (n + 15) & ~(size_t)15;
 	if (n > sizeof(arena) - arena_used)
 		return NULL;
+	n = MIN((n + 15) & ~(size_t)15, sizeof(arena) - arena_used);
 	p = arena + arena_used;
 	arena_used += n;
 	return p;
@@ -759,7 +761,7 @@ dns_chain(const unsigned char *p, int plen, int start, int an, char *cur)
 			if ((rd = dns_rr(p, plen, &off, owner, &type, &ttl, &rdlen)) < 0)
 				return "malformed DNS answer";
 			if (type == T_CNAME && !strcasecmp(owner, cur) &&
-			    dns_name(p, plen, &rd, t) > 0 && strcasecmp(t, cur)) {
+			    dns_name(p, plen, &rd, t) > 0) {	/* to itself: a loop */
 				strcpy(cur, t);
 				moved = 1;
 			}
@@ -1302,7 +1304,7 @@ spf_macro(Check *c, const char *s, size_t n, const char *domain, int exp,
 				return -2;
 			continue;
 		}
-		if (*s != '{' || ++s == e || !strchr(letters, tolower((unsigned char)*s)))
+		if (*s != '{' || ++s == e || !*s || !strchr(letters, tolower((unsigned char)*s)))
 			return -1;
 		letter = *s++;
 		for (nd = 0, digits = 0; s < e && isdigit((unsigned char)*s); s++, nd++)
@@ -1310,9 +1312,9 @@ spf_macro(Check *c, const char *s, size_t n, const char *domain, int exp,
 		if (nd && !digits)
 			return -1;	/* 7.3: a DIGIT transformer is nonzero */
 		keep = digits ? (int)digits : INT_MAX;
-		if ((rev = (*s == 'r' || *s == 'R')))
+		if ((rev = s < e && (*s == 'r' || *s == 'R')))
 			s++;
-		for (dn = 0; s < e && strchr(".-+,/_=", *s) && *s; s++)
+		for (dn = 0; s < e && *s && strchr(".-+,/_=", *s); s++)
 			if (dn < sizeof(delim) - 1 && !memchr(delim, *s, dn))
 				delim[dn++] = *s;
 		delim[dn] = '\0';
@@ -1898,6 +1900,38 @@ conf_bool(const char *v)
 }
 
 /*
+ * Read one line of a file into buf (size bytes, no newline kept).  A line
+ * too long or holding a NUL is read to its end, never split in two.
+ * Returns 0 for a line, 1 for a bad one, -1 at the end of the file.
+ */
+static int
+conf_getline(FILE *fp, char *buf, size_t size)
+{
+	size_t n = 0;
+	int ch, bad = 0;
+
+	while ((ch = getc(fp)) != EOF && ch != '\n') {
+		if (!ch || n == size - 1)
+			bad = 1;
+		else
+			buf[n++] = ch;
+	}
+	buf[n] = '\0';
+	return ch == EOF && !n && !bad ? -1 : bad;
+}
+
+/* Free key i's string when conf_read copied it (it is not the default). */
+static void
+conf_freestr(Conf *cf, size_t i)
+{
+	char **p = (char **)((char *)cf + conf_keys[i].off);
+
+	if (conf_keys[i].type == K_STR &&
+	    *p != *(char *const *)((const char *)&conf_default + conf_keys[i].off))
+		free(*p);
+}
+
+/*
  * One "name = value" line; returns the number of problems (logged).
  * Strings are copied when dup is set, else they point into line.
  */
@@ -1925,6 +1959,8 @@ conf_line(Conf *cf, char *line, const char *path, int dup)
 	case K_STR:
 		if (dup && !(val = strdup(val)))
 			die("out of memory");
+		if (dup)	/* a key given twice: the last wins */
+			conf_freestr(cf, i);
 		*(char **)((char *)cf + conf_keys[i].off) = val;
 		return 0;
 	case K_BOOL:
@@ -1959,7 +1995,7 @@ conf_read(const char *path, Conf *cf)
 	char line[CONF_LINE_MAX], host[256];
 	struct stat st;
 	FILE *fp;
-	int bad = 0, c;
+	int bad = 0, r;
 
 	*cf = conf_default;
 	if (stat(path, &st)) {
@@ -1974,12 +2010,10 @@ conf_read(const char *path, Conf *cf)
 		logmsg(LOG_ERR, "ERROR opening \"%s\": %s", path, strerror(errno));
 		return 1;
 	}
-	while (fgets(line, sizeof(line), fp)) {
-		if (!strchr(line, '\n') && !feof(fp)) {
-			logmsg(LOG_ERR, "ERROR: line longer than %d bytes in file \"%s\"",
-			       CONF_LINE_MAX - 2, path);
-			while ((c = getc(fp)) != EOF && c != '\n')
-				;
+	while ((r = conf_getline(fp, line, sizeof(line))) >= 0) {
+		if (r > 0) {
+			logmsg(LOG_ERR, "ERROR: line longer than %d bytes or with a NUL byte "
+			       "in file \"%s\"", CONF_LINE_MAX - 1, path);
 			bad++;
 			continue;
 		}
@@ -1988,8 +2022,8 @@ conf_read(const char *path, Conf *cf)
 	fclose(fp);
 	if (!strcmp(cf->authserv_id, "HOSTNAME") && !gethostname(host, sizeof(host))) {
 		host[sizeof(host) - 1] = '\0';
-		if (!(cf->authserv_id = strdup(host)))
-			die("out of memory");
+		snprintf(line, sizeof(line), "Authserv_Id = %s", host);
+		conf_line(cf, line, path, 1);
 	}
 	return bad;
 }
@@ -2864,7 +2898,7 @@ pol_peruser(const Conf *cf, const char *rcpt, Conf *uc)
 	char *e, *user, *pair, *next;
 	size_t i;
 	FILE *fp;
-	int found = 0;
+	int found = 0, r;
 
 	*uc = *cf;
 	if (strncmp(cf->per_user, "text,", 5) || strchr(path, ','))
@@ -2873,7 +2907,9 @@ pol_peruser(const Conf *cf, const char *rcpt, Conf *uc)
 		logmsg(LOG_ERR, "ERROR stating \"%s\": %s", path, strerror(errno));
 		return 0;
 	}
-	while (!found && fgets(line, sizeof(line), fp)) {
+	while (!found && (r = conf_getline(fp, line, sizeof(line))) >= 0) {
+		if (r > 0)
+			continue;	/* too long or with a NUL: no user's line */
 		if ((e = strchr(line, '#')))
 			*e = '\0';
 		if (!(e = strchr(user = strip(line), ',')))
@@ -3182,15 +3218,23 @@ lst_serve(const Conf *cf, int lfd, int cfd, const char *path)
 static void
 lst_reload(Conf *cf, const char *path)
 {
-	Conf n;
+	Conf n, old;
+	size_t i;
 
 	if (conf_read(path, &n) + conf_check(&n)) {
 		logmsg(LOG_ERR, "%s: problems above; keeping the running configuration", path);
+		for (i = 0; i < LEN(conf_keys); i++)
+			conf_freestr(&n, i);
 		return;
 	}
-	if (ns_override)	/* -n stays in force */
-		n.nameservers = cf->nameservers;
-	*cf = n;	/* the old strings leak: one set per SIGHUP */
+	old = *cf;
+	if (ns_override) {	/* -n stays in force */
+		n.nameservers = old.nameservers;
+		old.nameservers = conf_default.nameservers;
+	}
+	*cf = n;
+	for (i = 0; i < LEN(conf_keys); i++)
+		conf_freestr(&old, i);
 	conf_receiver(cf);
 	logmsg(LOG_INFO, "%s: configuration reloaded", path);
 }
@@ -3292,8 +3336,8 @@ usage(void)
 int
 main(int argc, char *argv[])
 {
+	static Conf cf;	/* its strings live as long as the process */
 	const char *conffile = NULL, *ns = NULL, *ident, *listen = NULL;
-	Conf cf;
 	int ch, query = 0, check = 0, root = 0, bad;
 
 	ident = (ident = strrchr(argv[0] ? argv[0] : "", '/')) ? ident + 1 : argv[0];

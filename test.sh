@@ -145,6 +145,12 @@ else
 	runner cases "$PY" tests/spfsuite.py "$@"
 fi
 
+section "DNS fault matrix"
+runner faults env SPFPOLICY="$BIN" sh tests/faults.sh
+
+section "protocol abuse"
+runner abuse env SPFPOLICY="$BIN" sh tests/abuse.sh
+
 section "side by side with pypolicyd-spf"
 if [ "$(id -u)" != 0 ]; then
 	skip "side by side: needs root (private network namespace)"

@@ -23,7 +23,8 @@ set -eu
 BUILD_PKGS="musl-tools make gcc file dpkg-dev"
 # test tools: extend here
 TEST_PKGS="python3 python3-dnslib python3-yaml iproute2 util-linux valgrind
-	postfix-policyd-spf-python python3-spf postfix swaks mandoc"
+	postfix-policyd-spf-python python3-spf postfix swaks mandoc
+	clang libclang-rt-14-dev libc-ares-dev"
 # Alpine: musl is the libc, c-ares comes static from the distribution
 APK_PKGS="build-base c-ares-dev c-ares-static python3 py3-yaml py3-dnslib file"
 

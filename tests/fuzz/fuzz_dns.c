@@ -1,0 +1,151 @@
+/* See LICENSE file for copyright and license details.
+ *
+ * fuzz_dns - DNS answers: the input is one answer packet, as a server
+ * (or anyone who can spoof one) sends it.  It goes through dns_callback()
+ * (cache_put, dns_parse) for a query of each type spfpolicy asks, with the
+ * name of the packet's own question (so that its records can match), under
+ * each status c-ares hands over with a packet; a CNAME re-query gets the
+ * same packet again.  cache_ttl() runs in both modes, and c-ares' own
+ * parsers read the same bytes.
+ *
+ * Checks beyond the sanitizers: an answer is D_OK only with records, its
+ * TXT lengths are the lengths of its strings, its names are usable.
+ */
+#define DNS_SEND(q)	fz_send(q)
+static void fz_send(void *);
+#include "../../spfpolicy.c"
+#include "fuzz.h"
+
+static const unsigned char *in;
+static size_t inlen;
+
+/* Any re-query (a CNAME target) gets the same packet. */
+static void
+fz_answer(Query *q)
+{
+	fz_pkt.n = MIN(inlen, sizeof(fz_pkt.b));
+	memcpy(fz_pkt.b, in, fz_pkt.n);
+	fz_reply(q, ARES_SUCCESS);
+}
+
+static void
+check_answer(const Answer *a)
+{
+	int i;
+
+	if (a->status < 0 || a->status >= NUM_DNSSTATUS)
+		abort();
+	if (a->status != D_OK)
+		return;
+	if (a->n <= 0)
+		abort();
+	for (i = 0; i < a->n; i++) {
+		switch (a->type) {
+		case T_TXT:
+			if (strlen(a->s[i]) > a->len[i])
+				abort();	/* a NUL inside is allowed */
+			break;
+		case T_MX:
+		case T_PTR:
+			if (strlen(a->s[i]) > DNS_NAME_MAX)
+				abort();
+			break;
+		}
+	}
+}
+
+static void
+cares_parsers(const unsigned char *p, int n)
+{
+	struct ares_addrttl a4[8];
+	struct ares_addr6ttl a6[8];
+	struct ares_mx_reply *mx;
+	struct ares_txt_ext *txt;
+	struct hostent *h;
+	unsigned char addr[4] = { 192, 0, 2, 1 };
+	int na;
+
+	na = LEN(a4);
+	h = NULL;
+	if (ares_parse_a_reply(p, n, &h, a4, &na) == ARES_SUCCESS && h)
+		ares_free_hostent(h);
+	na = LEN(a6);
+	h = NULL;
+	if (ares_parse_aaaa_reply(p, n, &h, a6, &na) == ARES_SUCCESS && h)
+		ares_free_hostent(h);
+	mx = NULL;
+	if (ares_parse_mx_reply(p, n, &mx) == ARES_SUCCESS)
+		ares_free_data(mx);
+	h = NULL;
+	if (ares_parse_ptr_reply(p, n, addr, sizeof(addr), AF_INET, &h) == ARES_SUCCESS && h)
+		ares_free_hostent(h);
+	txt = NULL;
+	if (ares_parse_txt_reply_ext(p, n, &txt) == ARES_SUCCESS)
+		ares_free_data(txt);
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	fz_quiet();
+	return 0;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const int types[] = { T_A, T_AAAA, T_MX, T_PTR, T_TXT, T_CNAME };
+	static const int statuses[] = { ARES_SUCCESS, ARES_ENODATA, ARES_ENOTFOUND };
+	static Query q;
+	static Answer a;
+	char name[DNS_NAME_MAX + 1];
+	size_t t, s;
+	int off = 12, n;
+
+	if (size > FZ_PKT_MAX)
+		return 0;
+	in = data;
+	inlen = size;
+	fz_reset();
+	/* the question's name, when it has a usable one */
+	snprintf(name, sizeof(name), "example.com");
+	if (size >= 12 && dns_name(data, size, &off, name) < 1)
+		snprintf(name, sizeof(name), "example.com");
+	for (t = 0; t < LEN(types); t++) {
+		for (s = 0; s < LEN(statuses); s++) {
+			arena_used = 0;
+			memset(&q, 0, sizeof(q));
+			memset(&a, 0, sizeof(a));
+			a.type = types[t];
+			q.ans = &a;
+			snprintf(q.name, sizeof(q.name), "%s", name);
+			fz_depth = 1;
+			dns_callback(&q, statuses[s], 0, (unsigned char *)data, size);
+			if (q.done != 1)
+				abort();
+			check_answer(&a);
+		}
+	}
+	/* what the cache kept must read back the same way */
+	for (t = 0; t < LEN(types); t++) {
+		CacheEntry *e = cache_get(name, types[t]);
+
+		if (!e)
+			continue;
+		arena_used = 0;
+		memset(&q, 0, sizeof(q));
+		memset(&a, 0, sizeof(a));
+		a.type = types[t];
+		q.ans = &a;
+		snprintf(q.name, sizeof(q.name), "%s", name);
+		dns_deliver(&q, e->status, e->pkt, e->len);
+		check_answer(&a);
+	}
+	n = size > INT_MAX ? INT_MAX : (int)size;
+	if (cache_ttl(data, n, 0) > dns_cache_max_ttl || cache_ttl(data, n, 1) > dns_cache_max_ttl)
+		abort();
+	cares_parsers(data, n);
+	return 0;
+}
