@@ -97,6 +97,7 @@ typedef struct {	/* one DNS answer, parsed into the arena */
 
 typedef struct {	/* a DNS answer kept for its TTL, as it came */
 	char name[DNS_NAME_MAX + 1];
+	unsigned hash;		/* of name, any case: most misses compare no text */
 	int type;
 	int status;		/* ARES_SUCCESS, ARES_ENODATA, ARES_ENOTFOUND */
 	long long expires;	/* ms, monotonic */
@@ -185,6 +186,7 @@ static int addr_inprefix(const unsigned char *, const unsigned char *, int);
 static void addr_text(const Addr *, int, char *, size_t);
 
 static unsigned cache_ttl(const unsigned char *, int, int);
+static unsigned cache_hash(const char *);
 static CacheEntry *cache_get(const char *, int);
 static void cache_put(const char *, int, int, const unsigned char *, int);
 
@@ -581,15 +583,27 @@ cache_ttl(const unsigned char *p, int plen, int neg)
 	return found ? ttl : 0;
 }
 
+/* FNV-1a of a name, ignoring ASCII case. */
+static unsigned
+cache_hash(const char *name)
+{
+	unsigned h = 2166136261u;
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)(*name | (*name >= 'A' && *name <= 'Z' ? 0x20 : 0))) * 16777619u;
+	return h;
+}
+
 /* A live cache entry for name and type, or NULL. */
 static CacheEntry *
 cache_get(const char *name, int type)
 {
 	long long now = now_ms();
+	unsigned h = cache_hash(name);
 	int i;
 
 	for (i = 0; i < DNS_CACHE_SIZE; i++)
-		if (dcache[i].type == type && dcache[i].expires > now &&
+		if (dcache[i].hash == h && dcache[i].type == type && dcache[i].expires > now &&
 		    !strcasecmp(dcache[i].name, name))
 			return &dcache[i];
 	return NULL;
@@ -609,6 +623,7 @@ cache_put(const char *name, int type, int status, const unsigned char *p, int pl
 		dcache_next = (dcache_next + 1) % DNS_CACHE_SIZE;
 	}
 	snprintf(e->name, sizeof(e->name), "%s", name);
+	e->hash = cache_hash(name);
 	e->type = type;
 	e->status = status;
 	e->expires = now_ms() + ttl * 1000LL;
@@ -2830,7 +2845,7 @@ reply(const char *fmt, ...)
 static void
 pol_answer(const Conf *cf, const Request *rq, const Outcome *o)
 {
-	char qid[LINE_MAX_LEN + 3] = "";
+	char qid[LINE_MAX_LEN + 3];
 	const char *rej, *def;
 	int enh = strcmp(cf->enhanced_codes, "No"), act = o->act;
 
@@ -2838,6 +2853,7 @@ pol_answer(const Conf *cf, const Request *rq, const Outcome *o)
 		act = A_NONE;
 	rej = !enh ? "550" : o->iserror ? "550 5.7.24" : "550 5.7.23";
 	def = enh ? "defer_if_permit 4.7.24" : "defer_if_permit";
+	qid[0] = '\0';	/* not "= {0}": 4 KiB cleared per request */
 	if (rq->has[AT_QUEUEID])
 		snprintf(qid, sizeof(qid), "%s: ", rq->v[AT_QUEUEID]);
 	if (cf->debug >= 3)
