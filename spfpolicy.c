@@ -3224,6 +3224,11 @@ lst_serve(const Conf *cf, int lfd, int cfd, const char *path)
 	if (cfd > 1)
 		close(cfd);
 	idle_ms = cf->idle_timeout * 1000;
+	if (idle_ms > 0) {	/* a client that reads no replies is idle too */
+		struct timeval tv = { .tv_sec = cf->idle_timeout };
+
+		setsockopt(1, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
 	if (dns_init(cf))
 		_exit(111);
 	harden(1);
@@ -3235,18 +3240,26 @@ static void
 lst_reload(Conf *cf, const char *path)
 {
 	Conf n, old;
+	char *ns;
 	size_t i;
+	int bad;
 
-	if (conf_read(path, &n) + conf_check(&n)) {
+	bad = conf_read(path, &n) + conf_check(&n);
+	ns = n.nameservers;
+	if (ns_override)	/* -n stays in force */
+		n.nameservers = cf->nameservers;
+	if (bad || dns_init(&n)) {	/* as -t: the name servers too */
+		n.nameservers = ns;
 		logmsg(LOG_ERR, "%s: problems above; keeping the running configuration", path);
 		for (i = 0; i < LEN(conf_keys); i++)
 			conf_freestr(&n, i);
 		return;
 	}
 	old = *cf;
-	if (ns_override) {	/* -n stays in force */
-		n.nameservers = old.nameservers;
+	if (ns_override) {	/* -n's string is not ours to free; the file's is */
 		old.nameservers = conf_default.nameservers;
+		if (ns != conf_default.nameservers)
+			free(ns);
 	}
 	*cf = n;
 	for (i = 0; i < LEN(conf_keys); i++)

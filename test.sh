@@ -151,6 +151,9 @@ runner faults env SPFPOLICY="$BIN" sh tests/faults.sh
 section "protocol abuse"
 runner abuse env SPFPOLICY="$BIN" sh tests/abuse.sh
 
+section "listener mode"
+runner listener tests/listener.sh
+
 section "side by side with pypolicyd-spf"
 if [ "$(id -u)" != 0 ]; then
 	skip "side by side: needs root (private network namespace)"
@@ -160,6 +163,7 @@ fi
 
 section "real Postfix, end to end"
 runner postfix-e2e tests/postfix-e2e.sh
+runner postfix-e2e-listener tests/postfix-e2e.sh --listener
 
 echo "$npass passed, $nfail failed"
 [ "$nfail" = 0 ] && exit 0

@@ -5,9 +5,15 @@
 # Postfix instance runs the policy server from master.cf's spawn entry
 # exactly as the README documents it (user=nobody), swaks sends mail from
 # several 127.0.0.x clients, and the SMTP replies and the delivered
-# messages' headers are checked.
+# messages' headers are checked.  With --listener (or E2E_LISTENER=1) the
+# policy server runs in listener mode instead, "spfpolicy -l
+# inet:127.0.0.1:PORT CONFIG" started as root (it becomes nobody), and
+# Postfix asks it with check_policy_service inet:127.0.0.1:PORT; a config
+# switch between phases is a SIGHUP to the listener (Postfix is restarted
+# as well, so that no smtpd keeps a connection made under the old one).
 #
 #	tests/postfix-e2e.sh				# ./spfpolicy
+#	tests/postfix-e2e.sh --listener			# ./spfpolicy -l
 #	SPFPOLICY=/usr/bin/policyd-spf tests/postfix-e2e.sh	# pypolicyd-spf
 #
 # Needs root and the Debian packages postfix, swaks, python3-dnslib,
@@ -30,6 +36,8 @@
 #			temporary directory when user nobody cannot run it
 #	E2E_KEEP=1	keep the temporary directory (path printed)
 #	E2E_PORT	SMTP port of the instance (default 2525)
+#	E2E_LISTENER=1	as --listener
+#	E2E_POLICY_PORT	the listener's port (default 10040)
 
 set -u
 self=$(readlink -f "$0") || exit 2
@@ -37,6 +45,9 @@ cd "$(dirname "$self")/.." || exit 2
 ROOT=$(pwd)
 PY=/usr/bin/python3
 PORT=${E2E_PORT:-2525}
+LISTENER=${E2E_LISTENER:-0}
+[ "${1:-}" = --listener ] && LISTENER=1
+LPORT=${E2E_POLICY_PORT:-10040}
 SPFPOLICY=${SPFPOLICY:-$ROOT/spfpolicy}
 case $SPFPOLICY in
 /*)	;;
@@ -73,7 +84,7 @@ if [ "${POSTFIX_E2E_NS:-}" != 1 ]; then
 		echo "0 passed, 1 failed"
 		exit 1
 	fi
-	export POSTFIX_E2E_NS=1 SPFPOLICY
+	export POSTFIX_E2E_NS=1 SPFPOLICY E2E_LISTENER=$LISTENER
 	# a PID namespace as well when the kernel allows it: then nothing
 	# the test started can outlive it, even when the script is killed
 	if unshare --pid --fork --mount-proc true 2>/dev/null; then
@@ -92,6 +103,7 @@ nfail=0
 T=
 dnsd=
 logd=
+lpid=
 started=0
 
 ok() {
@@ -158,14 +170,16 @@ pf_stop() {
 			sleep 0.1
 		done
 	fi
-	# spawned policy servers end when smtpd closes their socket
-	killall_ours "$dnsd $logd"
+	# spawned policy servers (and the listener's children) end when
+	# smtpd closes their socket
+	killall_ours "$dnsd $logd $lpid"
 }
 
 cleanup() {
 	trap - EXIT INT TERM
 	[ -n "$T" ] || return
 	pf_stop
+	[ -n "$lpid" ] && kill -KILL "$lpid" 2>/dev/null && wait "$lpid" 2>/dev/null
 	[ -n "$dnsd" ] && kill "$dnsd" 2>/dev/null && wait "$dnsd" 2>/dev/null
 	[ -n "$logd" ] && kill "$logd" 2>/dev/null && wait "$logd" 2>/dev/null
 	ours ""
@@ -270,7 +284,14 @@ else
 	chmod 755 "$BIN"
 fi
 CONF=$T/policyd-spf.conf
-echo "# postfix-e2e: policy server $BIN (from $SPFPOLICY), $(/usr/sbin/postconf -d -h mail_version 2>/dev/null | sed 's/^/Postfix /')"
+if [ "$LISTENER" = 1 ]; then
+	POLICY=inet:127.0.0.1:$LPORT
+	mode=", listener mode on $POLICY"
+else
+	POLICY=unix:private/policyd-spf
+	mode=
+fi
+echo "# postfix-e2e: policy server $BIN (from $SPFPOLICY)$mode, $(/usr/sbin/postconf -d -h mail_version 2>/dev/null | sed 's/^/Postfix /')"
 
 # policy_conf LINES...: the policy server's config file
 policy_conf() {
@@ -312,14 +333,14 @@ smtpd_client_restrictions =
 smtpd_helo_restrictions =
 smtpd_sender_restrictions =
 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
-smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination, check_policy_service unix:private/policyd-spf
-policyd-spf_time_limit = 3600
+smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination, check_policy_service $POLICY
 virtual_mailbox_domains = rcpt.test
 virtual_mailbox_base = $T/vmail
 virtual_mailbox_maps = inline:{ alice@rcpt.test=alice/, bob@rcpt.test=bob/ }
 virtual_uid_maps = static:65534
 virtual_gid_maps = static:65534
 EOF
+[ "$LISTENER" = 1 ] || echo "policyd-spf_time_limit = 3600" >> "$T/etc/main.cf"
 
 cat > "$T/etc/master.cf" <<EOF
 127.0.0.1:$PORT inet n -       n       -       -       smtpd
@@ -344,6 +365,8 @@ local     unix  -       n       n       -       -       local
 virtual   unix  -       n       n       -       -       virtual
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
+EOF
+[ "$LISTENER" = 1 ] || cat >> "$T/etc/master.cf" <<EOF
 policyd-spf  unix  -       n       n       -       0       spawn
     user=nobody argv=$BIN $CONF
 EOF
@@ -357,11 +380,47 @@ pf_start() {
 	started=1
 	for i in $(seq 100); do
 		[ -n "$(ss -Hltn "sport = :$PORT" 2>/dev/null)" ] &&
-			[ -S "$T/queue/private/policyd-spf" ] && return 0
+			{ [ "$LISTENER" = 1 ] || [ -S "$T/queue/private/policyd-spf" ]; } &&
+			return 0
 		sleep 0.1
 	done
 	tail -n 20 "$T/syslog" >> "$T/postfix-ctl.log"
 	die "postfix did not listen on 127.0.0.1:$PORT" "$T/postfix-ctl.log"
+}
+
+# ---- listener mode: the policy server runs on its own and Postfix asks
+# it over inet; it logs to syslog as the spawned one does
+
+# listener_start: as root, as the README's systemd unit starts it
+listener_start() {
+	local i
+	setsid "$BIN" -l "$POLICY" "$CONF" > "$T/listener.out" 2>&1 &
+	lpid=$!
+	for i in $(seq 100); do
+		[ -n "$(ss -Hltn "sport = :$LPORT" 2>/dev/null)" ] && return 0
+		kill -0 "$lpid" 2>/dev/null || break
+		sleep 0.05
+	done
+	tail -n 20 "$T/syslog" >> "$T/listener.out"
+	die "the listener did not listen on $POLICY" "$T/listener.out"
+}
+
+# policy_reload NAME: SIGHUP; the listener must take the new file
+policy_reload() {
+	local rx='configuration reloaded|keeping the running configuration' n0 i
+	[ "$LISTENER" = 1 ] || return 0
+	n0=$(grep -c -E "$rx" "$T/syslog")
+	kill -HUP "$lpid"
+	for i in $(seq 100); do
+		[ "$(grep -c -E "$rx" "$T/syslog")" -gt "$n0" ] && break
+		sleep 0.05
+	done
+	if grep -E "$rx" "$T/syslog" | tail -n 1 | grep -q 'configuration reloaded'; then
+		ok "listener-reload-$1"
+	else
+		tail -n 20 "$T/syslog" > "$T/reload.log"
+		fail "listener-reload-$1" "SIGHUP: the new config was not taken" "$T/reload.log"
+	fi
 }
 
 # ---- sending and checking
@@ -525,6 +584,7 @@ started_at=$(date +%s.%N)
 policy_conf "HELO_reject = Fail" "Mail_From_reject = Fail" \
 	"PermError_reject = False" "TempError_Defer = True" \
 	"Whitelist = 127.0.0.30"
+[ "$LISTENER" = 1 ] && listener_start
 pf_start
 
 # mail from mynetworks never reaches the policy server
@@ -538,20 +598,39 @@ accepted $n alice "Received-SPF: Pass \(mailfrom\) identity=mailfrom; $(hdr_tail
 
 # spawn(8) runs the policy server as user=nobody, and it stays up while
 # the smtpd process that asked it waits for the next client
-n=spawn-user
-ours "$dnsd $logd"
-uids=
-for e in $procs; do
-	p=${e%%:*}
-	[ "${e#*:}" = spawn ] && continue	# spawn(8) itself runs as root
-	tr '\0' ' ' < /proc/"$p"/cmdline 2>/dev/null | grep -q -F " $CONF" || continue
-	uids="$uids $(awk '/^Uid:/ { print $2 }' /proc/"$p"/status 2>/dev/null)"
-done
-case $uids in
-" 65534")	ok $n ;;
-"")		fail $n "no policy server process left after the pass message" ;;
-*)		fail $n "policy server processes with uids:$uids (want one, 65534)" ;;
-esac
+if [ "$LISTENER" = 1 ]; then
+	# the listener and its child for that smtpd's connection: nobody
+	n=listener-user
+	ids=
+	for p in /proc/[0-9]*; do
+		p=${p#/proc/}
+		[ "$p" = "$lpid" ] ||
+			[ "$(awk '/^PPid:/ { print $2 }' /proc/"$p"/status 2>/dev/null)" = "$lpid" ] ||
+			continue
+		ids="$ids $(awk '/^Uid:/ { u = $2 "," $3 "," $4 "," $5 }
+			/^Gid:/ { g = $2 "," $3 "," $4 "," $5 } END { print u "/" g }' /proc/"$p"/status 2>/dev/null)"
+	done
+	w=" 65534,65534,65534,65534/65534,65534,65534,65534"
+	case $ids in
+	"$w$w")	ok $n ;;
+	*)	fail $n "uid/gid of the listener and its children:$ids (want 65534 for the listener and one child)" ;;
+	esac
+else
+	n=spawn-user
+	ours "$dnsd $logd"
+	uids=
+	for e in $procs; do
+		p=${e%%:*}
+		[ "${e#*:}" = spawn ] && continue	# spawn(8) itself runs as root
+		tr '\0' ' ' < /proc/"$p"/cmdline 2>/dev/null | grep -q -F " $CONF" || continue
+		uids="$uids $(awk '/^Uid:/ { print $2 }' /proc/"$p"/status 2>/dev/null)"
+	done
+	case $uids in
+	" 65534")	ok $n ;;
+	"")		fail $n "no policy server process left after the pass message" ;;
+	*)		fail $n "policy server processes with uids:$uids (want one, 65534)" ;;
+	esac
+fi
 
 n=pass-2rcpt
 send $n 127.0.0.10 client.test user@pass.test alice@rcpt.test,bob@rcpt.test
@@ -625,6 +704,7 @@ pf_stop
 
 # ======== phase 2: Mail_From_reject = False
 policy_conf "Mail_From_reject = False" "TempError_Defer = True"
+policy_reload mfrom-false
 pf_start
 
 n=fail-noreject
@@ -636,6 +716,7 @@ pf_stop
 
 # ======== phase 3: PermError_reject = True
 policy_conf "PermError_reject = True"
+policy_reload permerror-true
 pf_start
 
 n=permerror-reject
@@ -645,6 +726,20 @@ rejected $n alice@rcpt.test '550 5\.7\.24 <alice@rcpt\.test>: Recipient address 
 	ok $n
 
 pf_stop
+if [ "$LISTENER" = 1 ]; then
+	# SIGTERM with no connection open: out at once, status 0
+	pid=$lpid
+	kill -TERM "$lpid"
+	wait "$lpid"
+	rc=$?
+	lpid=
+	if [ "$rc" = 0 ] && grep -q -F "$(basename "$BIN")[$pid]: stopping: 0 connections open" "$T/syslog"; then
+		ok listener-stop
+	else
+		tail -n 20 "$T/syslog" > "$T/stop.log"
+		fail listener-stop "exit status $rc after SIGTERM" "$T/stop.log"
+	fi
+fi
 dns_counts
 # PTR: smtpd's reverse lookups of the clients (the policy server makes none
 # with these configs)
