@@ -9,7 +9,10 @@
  * asking c-ares through dns_lookup(); the policy layer turns the results
  * into one action line.  All per-evaluation memory comes from one arena
  * that is reset after each answer; nothing a stranger sends can make it
- * recurse, loop or allocate without a bound.
+ * recurse, loop or allocate without a bound.  DNS answers are kept for
+ * their TTL in a small fixed cache, so the recipients and messages of one
+ * connection cost DNS once.  In listener mode (-l) each connection gets a
+ * child process that runs the same loop as spawn mode.
  *
  * Start reading at main().
  */
