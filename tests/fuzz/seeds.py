@@ -8,7 +8,8 @@ Rewrites tests/fuzz/corpus/<target>/ from scratch: hand-made request
 streams and config files, SPF records from the RFC 7208 test suite
 (default ../shared/spf-suite/rfc7208-tests.yml beside the tree), and DNS
 answers captured from tests/dnsd.py over loopback.  Run it by hand when
-the formats change; tests/fuzz/run.sh only reads the result.  File names
+the formats change; tests/fuzz/run.sh only reads the result.  Without
+the suite or python3-dnslib, fuzz_spf or fuzz_dns is left as it is.  File names
 are the first 12 hex digits of the content's SHA-1, as libFuzzer names.
 """
 
@@ -229,7 +230,10 @@ def suite_records(path):
 
 def spf_seeds(suite):
     out = []
-    if os.path.exists(suite):
+    if not os.path.exists(suite):
+        print('fuzz_spf: left as it is: no suite at %s' % suite)
+        return None
+    if True:
         recs, tests = suite_records(suite)
         used = set()
         for t in tests:
@@ -283,8 +287,9 @@ def dns_seeds():
         import dnsd
         from dnslib import DNSRecord, EDNS0
     except ImportError as e:
-        print('fuzz_dns: no capture (%s)' % e)
-        return []
+        print('fuzz_dns: left as it is: no capture (%s; run /usr/bin/python3 '
+              'with python3-dnslib)' % e)
+        return None
     zone = {
         'd.test': [{'A': '192.0.2.1'}, {'A': '192.0.2.2'}, {'AAAA': '2001:db8::1'},
                    {'MX': [10, 'mx.d.test']}, {'MX': [20, 'mx2.d.test']},
@@ -312,6 +317,7 @@ def dns_seeds():
                 if name in ('loop2.test',) or (name.endswith('arpa') and qt != 'PTR'):
                     continue
                 q = DNSRecord.question(name, qt)
+                q.header.id = 0x5350	# fixed: the same seeds each time
                 q.add_ar(EDNS0(udp_len=1232))
                 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 s.settimeout(2)
@@ -332,8 +338,9 @@ def main():
              os.path.join(ROOT, '..', 'shared', 'spf-suite', 'rfc7208-tests.yml'))
     write('fuzz_request', request_seeds())
     write('fuzz_config', config_seeds())
-    write('fuzz_spf', spf_seeds(suite))
-    write('fuzz_dns', dns_seeds())
+    for target, blobs in (('fuzz_spf', spf_seeds(suite)), ('fuzz_dns', dns_seeds())):
+        if blobs is not None:	# never shrink a corpus for want of a tool
+            write(target, blobs)
 
 
 if __name__ == '__main__':
