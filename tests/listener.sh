@@ -33,6 +33,7 @@ self=$(readlink -f "$0") || exit 2
 cd "$(dirname "$self")/.." || exit 2
 ROOT=$(pwd)
 PY=/usr/bin/python3
+. tests/ns.sh
 SPFPOLICY=${SPFPOLICY:-$ROOT/spfpolicy}
 case $SPFPOLICY in
 /*)	;;
@@ -61,11 +62,7 @@ if [ "${LISTENER_NS:-}" != 1 ]; then
 		exit 1
 	fi
 	export LISTENER_NS=1 SPFPOLICY
-	if unshare --pid --fork --mount-proc true 2>/dev/null; then
-		exec unshare --net --mount --uts --pid --fork --kill-child=TERM --mount-proc \
-			--propagation private bash "$self" "$@"
-	fi
-	exec unshare --net --mount --uts --propagation private bash "$self" "$@"
+	ns_enter "$self" "$@"
 	echo "FAIL listener/setup: unshare failed"
 	echo "0 passed, 1 failed"
 	exit 2
@@ -122,38 +119,15 @@ trap 'exit 143' TERM
 
 T=$(mktemp -d /tmp/listener.XXXXXX) || die "mktemp failed"
 chmod 755 "$T"		# nobody must read the config files (SIGHUP)
-mkdir "$T/dev" "$T/req" || die "mkdir failed"
+mkdir "$T/req" || die "mkdir failed"
 
 ip link set lo up || die "cannot bring lo up"
 hostname mx.listener.test || die "cannot set the host name"
 
 # a private /dev whose /dev/log goes to $T/syslog: spawn mode and the
 # listener without -d log there, not to the host
-mount -t tmpfs -o mode=755,size=1m listener-dev "$T/dev" || die "cannot mount a tmpfs"
-for n in null zero full random urandom tty; do
-	: > "$T/dev/$n" && mount --bind "/dev/$n" "$T/dev/$n" || die "cannot bind /dev/$n"
-done
-ln -s /proc/self/fd "$T/dev/fd"
-ln -s /proc/self/fd/0 "$T/dev/stdin"
-ln -s /proc/self/fd/1 "$T/dev/stdout"
-ln -s /proc/self/fd/2 "$T/dev/stderr"
-mkdir "$T/dev/shm" "$T/dev/pts"
-mount --bind /dev/shm "$T/dev/shm" 2>/dev/null
-mount --bind /dev/pts "$T/dev/pts" 2>/dev/null
-mount --move "$T/dev" /dev || die "cannot mount the private /dev"
-setsid $PY -c '
-import os, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind("/dev/log")
-os.chmod("/dev/log", 0o666)
-out = open(sys.argv[1], "a", encoding="utf-8", errors="replace")
-open(sys.argv[2], "w").write("ready\n")
-while True:
-    d = s.recv(65536).decode("utf-8", "replace").rstrip("\0\n")
-    out.write(d + "\n")
-    out.flush()
-' "$T/syslog" "$T/logd.ready" 2> "$T/logd.err" &
-logd=$!
+ns_dev "$T" listener
+ns_syslog "$T"
 
 # ---- DNS
 cat > "$T/zone.yml" <<'EOF'
@@ -182,10 +156,7 @@ EOF
 setsid $PY tests/dnsd.py -a 127.0.0.1 -p 0 --ready "$T/dnsd.ready" \
 	"$T/zone.yml" 2> "$T/dnsd.err" &
 dnsd=$!
-for i in $(seq 100); do
-	[ -s "$T/dnsd.ready" ] && [ -s "$T/logd.ready" ] && break
-	sleep 0.1
-done
+ns_ready 10 "$T/dnsd.ready" "$T/logd.ready"
 [ -s "$T/dnsd.ready" ] || die "tests/dnsd.py did not start" "$T/dnsd.err"
 [ -s "$T/logd.ready" ] || die "the /dev/log reader did not start" "$T/logd.err"
 read -r DNSPORT < "$T/dnsd.ready"

@@ -44,6 +44,7 @@ self=$(readlink -f "$0") || exit 2
 cd "$(dirname "$self")/.." || exit 2
 ROOT=$(pwd)
 PY=/usr/bin/python3
+. tests/ns.sh
 PORT=${E2E_PORT:-2525}
 LISTENER=${E2E_LISTENER:-0}
 [ "${1:-}" = --listener ] && LISTENER=1
@@ -85,13 +86,7 @@ if [ "${POSTFIX_E2E_NS:-}" != 1 ]; then
 		exit 1
 	fi
 	export POSTFIX_E2E_NS=1 SPFPOLICY E2E_LISTENER=$LISTENER
-	# a PID namespace as well when the kernel allows it: then nothing
-	# the test started can outlive it, even when the script is killed
-	if unshare --pid --fork --mount-proc true 2>/dev/null; then
-		exec unshare --net --mount --uts --pid --fork --kill-child=TERM --mount-proc \
-			--propagation private bash "$self" "$@"
-	fi
-	exec unshare --net --mount --uts --propagation private bash "$self" "$@"
+	ns_enter "$self" "$@"
 	echo "FAIL e2e/setup: unshare failed"
 	echo "0 passed, 1 failed"
 	exit 2
@@ -196,7 +191,7 @@ trap 'exit 143' TERM
 
 T=$(mktemp -d /tmp/postfix-e2e.XXXXXX) || die "mktemp failed"
 chmod 755 "$T"		# nobody must reach the policy config (and binary)
-mkdir "$T/etc" "$T/queue" "$T/swaks" "$T/vmail" "$T/dev" || die "mkdir failed"
+mkdir "$T/etc" "$T/queue" "$T/swaks" "$T/vmail" || die "mkdir failed"
 chown nobody:nogroup "$T/vmail"
 
 ip link set lo up || die "cannot bring lo up"
@@ -209,34 +204,8 @@ mount --bind "$T/hosts" /etc/hosts || die "cannot bind /etc/hosts"
 
 # a private /dev with our own /dev/log: Postfix's and the policy server's
 # syslog lines land in $T/syslog
-mount -t tmpfs -o mode=755,size=1m e2e-dev "$T/dev" || die "cannot mount a tmpfs"
-for n in null zero full random urandom tty; do
-	: > "$T/dev/$n" && mount --bind "/dev/$n" "$T/dev/$n" || die "cannot bind /dev/$n"
-done
-ln -s /proc/self/fd "$T/dev/fd"
-ln -s /proc/self/fd/0 "$T/dev/stdin"
-ln -s /proc/self/fd/1 "$T/dev/stdout"
-ln -s /proc/self/fd/2 "$T/dev/stderr"
-mkdir "$T/dev/shm" "$T/dev/pts"
-mount --bind /dev/shm "$T/dev/shm" 2>/dev/null
-mount --bind /dev/pts "$T/dev/pts" 2>/dev/null
-mount --move "$T/dev" /dev || die "cannot mount the private /dev"
-
-# (helpers in sessions of their own: a ^C is for the script, which then
-# stops them)
-setsid $PY -c '
-import os, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind("/dev/log")
-os.chmod("/dev/log", 0o666)
-out = open(sys.argv[1], "a", encoding="utf-8", errors="replace")
-open(sys.argv[2], "w").write("ready\n")
-while True:
-    d = s.recv(65536).decode("utf-8", "replace").rstrip("\0\n")
-    out.write(d + "\n")
-    out.flush()
-' "$T/syslog" "$T/logd.ready" 2> "$T/logd.err" &
-logd=$!
+ns_dev "$T" e2e
+ns_syslog "$T"
 
 # ---- DNS: the zone the test mail is judged against
 cat > "$T/zone.yml" <<'EOF'
@@ -266,10 +235,7 @@ EOF
 setsid $PY tests/dnsd.py -a 127.0.0.1 -p 53 --ready "$T/dnsd.ready" \
 	--stats "$T/dnsd.stats" "$T/zone.yml" 2> "$T/dnsd.err" &
 dnsd=$!
-for i in $(seq 100); do
-	[ -s "$T/dnsd.ready" ] && [ -s "$T/logd.ready" ] && break
-	sleep 0.1
-done
+ns_ready 10 "$T/dnsd.ready" "$T/logd.ready"
 [ -s "$T/dnsd.ready" ] || die "tests/dnsd.py did not start" "$T/dnsd.err"
 [ -s "$T/logd.ready" ] || die "the /dev/log reader did not start" "$T/logd.err"
 

@@ -14,11 +14,12 @@
 #                compares pypolicyd-spf with itself
 #   CONFIG...    run only these configs or CONFIG/REQFILE pairs (globs)
 #
-# Needs root: everything runs in a private network+mount+UTS namespace
-# (unshare) where lo is up, /etc/resolv.conf says "nameserver 127.0.0.1",
-# tests/dnsd.py serves zone.yml on 127.0.0.1:53, the host name is
-# mx.sidebyside.test (for Authserv_Id = HOSTNAME) and /dev is a small
-# private tmpfs whose /dev/log is read by the harness (syslog capture).
+# Needs root: everything runs in private network, mount, UTS (and, where
+# the kernel allows, PID) namespaces (unshare, tests/ns.sh) where lo is
+# up, /etc/resolv.conf says "nameserver 127.0.0.1", tests/dnsd.py serves
+# zone.yml on 127.0.0.1:53, the host name is mx.sidebyside.test (for
+# Authserv_Id = HOSTNAME) and /dev is a small private tmpfs whose
+# /dev/log is read by the harness (syslog capture).
 # Nothing outside the namespace is touched.
 #
 # Files: zone.yml (DNS), configs/*.conf, requests/*.txt (request streams;
@@ -36,6 +37,7 @@ set -u
 self=$(readlink -f "$0") || exit 2
 cd "$(dirname "$self")/../.." || exit 2
 PY=/usr/bin/python3
+. tests/ns.sh
 
 if [ "${SIDEBYSIDE_NS:-}" != 1 ]; then
 	if [ "$(id -u)" != 0 ]; then
@@ -46,8 +48,8 @@ if [ "${SIDEBYSIDE_NS:-}" != 1 ]; then
 		echo "run.sh: tests/dnsd.py is missing" >&2
 		exit 2
 	fi
-	exec unshare --net --mount --uts --propagation private \
-		env SIDEBYSIDE_NS=1 bash "$self" "$@"
+	export SIDEBYSIDE_NS=1
+	ns_enter "$self" "$@"
 	echo "run.sh: unshare failed" >&2
 	exit 2
 fi
@@ -60,6 +62,8 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 die() { echo "run.sh: $*" >&2; exit 2; }
 
@@ -69,19 +73,7 @@ printf 'nameserver 127.0.0.1\n' > "$tmp/resolv.conf"
 mount --bind "$tmp/resolv.conf" /etc/resolv.conf || die "cannot bind /etc/resolv.conf"
 
 # a private /dev, so that /dev/log can be ours
-mkdir "$tmp/dev" &&
-mount -t tmpfs -o mode=755,size=1m sidebyside-dev "$tmp/dev" || die "cannot mount a tmpfs"
-for n in null zero full random urandom tty; do
-	: > "$tmp/dev/$n" && mount --bind "/dev/$n" "$tmp/dev/$n" || die "cannot bind /dev/$n"
-done
-ln -s /proc/self/fd "$tmp/dev/fd"
-ln -s /proc/self/fd/0 "$tmp/dev/stdin"
-ln -s /proc/self/fd/1 "$tmp/dev/stdout"
-ln -s /proc/self/fd/2 "$tmp/dev/stderr"
-mkdir "$tmp/dev/shm" "$tmp/dev/pts"
-mount --bind /dev/shm "$tmp/dev/shm" 2>/dev/null
-mount --bind /dev/pts "$tmp/dev/pts" 2>/dev/null
-mount --move "$tmp/dev" /dev || die "cannot mount the private /dev"
+ns_dev "$tmp" sidebyside
 
 $PY tests/dnsd.py -a 127.0.0.1 -p 53 --ready "$tmp/ready" \
 	tests/sidebyside/zone.yml 2> "$tmp/dnsd.err" &

@@ -1,0 +1,76 @@
+# See LICENSE file for copyright and license details.
+#
+# ns.sh - sourced by the tests that run in private namespaces
+# (listener.sh, postfix-e2e.sh, sidebyside/run.sh).  Bash; the caller
+# defines die MESSAGE [DETAIL-FILE] and PY.
+#
+#	ns_enter SELF ARGS...	re-run SELF in new network, mount and UTS
+#				namespaces, and a PID namespace where the
+#				kernel allows one (then nothing the test
+#				starts outlives it); returns only on failure
+#	ns_dev DIR NAME		a private /dev: a small tmpfs with the usual
+#				nodes bound from the host's, moved over /dev,
+#				so that /dev/log can be the test's own
+#	ns_syslog DIR		read /dev/log's datagrams into DIR/syslog, a
+#				line each; DIR/logd.ready gets a line once it
+#				listens, DIR/logd.err its errors; sets logd to
+#				its PID (in a session of its own: a ^C is for
+#				the script, which then stops it)
+#	ns_ready SECONDS FILE...	wait until every FILE is non-empty;
+#				1 when one is still empty
+
+ns_enter() {
+	local self=$1
+	shift
+	if unshare --pid --fork --mount-proc true 2>/dev/null; then
+		exec unshare --net --mount --uts --pid --fork --kill-child=TERM --mount-proc \
+			--propagation private bash "$self" "$@"
+	fi
+	exec unshare --net --mount --uts --propagation private bash "$self" "$@"
+}
+
+ns_dev() {
+	local d=$1/dev n
+	mkdir -p "$d" &&
+		mount -t tmpfs -o mode=755,size=1m "$2-dev" "$d" || die "cannot mount a tmpfs"
+	for n in null zero full random urandom tty; do
+		: > "$d/$n" && mount --bind "/dev/$n" "$d/$n" || die "cannot bind /dev/$n"
+	done
+	ln -s /proc/self/fd "$d/fd"
+	ln -s /proc/self/fd/0 "$d/stdin"
+	ln -s /proc/self/fd/1 "$d/stdout"
+	ln -s /proc/self/fd/2 "$d/stderr"
+	mkdir "$d/shm" "$d/pts"
+	mount --bind /dev/shm "$d/shm" 2>/dev/null
+	mount --bind /dev/pts "$d/pts" 2>/dev/null
+	mount --move "$d" /dev || die "cannot mount the private /dev"
+}
+
+ns_syslog() {
+	setsid $PY -c '
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/dev/log")
+os.chmod("/dev/log", 0o666)
+out = open(sys.argv[1], "a", encoding="utf-8", errors="replace")
+open(sys.argv[2], "w").write("ready\n")
+while True:
+    d = s.recv(65536).decode("utf-8", "replace").rstrip("\0\n")
+    out.write(d + "\n")
+    out.flush()
+' "$1/syslog" "$1/logd.ready" 2> "$1/logd.err" &
+	logd=$!
+}
+
+ns_ready() {
+	local n=$(($1 * 10)) f i
+	shift
+	for i in $(seq "$n"); do
+		for f; do
+			[ -s "$f" ] || break
+		done
+		[ -s "$f" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
