@@ -57,8 +57,8 @@ static const Conf conf_default = {
 /* RFC 7208 4.6.4 processing limits; the RFC's values */
 static const int max_dns_terms = 10;	/* include a mx ptr exists redirect */
 static const int max_mx_names  = 10;	/* more: permerror */
-static const int max_ptr_names = 10;	/* more: ignored */
 static const int max_cnames    = 10;	/* CNAME hops per lookup */
+#define MAX_PTR_NAMES	10		/* PTR names validated; more: ignored */
 
 /* resolver */
 static const int edns_payload  = 1232;	/* bytes; larger answers go to TCP */

@@ -113,6 +113,7 @@ typedef struct {	/* one query in flight */
 	char name[DNS_NAME_MAX + 1];
 	int hops;		/* CNAME re-queries made */
 	int done;
+	long long deadline;	/* no query is sent after it */
 } Query;
 
 typedef struct {	/* one parsed term, pointing into its record */
@@ -136,6 +137,9 @@ typedef struct {	/* one check_host() evaluation, RFC 7208 4 */
 	int void_limit;
 	long long deadline;	/* ms, monotonic */
 	int nomail;		/* first TXT string is "v=spf1 -all" (No_Mail) */
+	int ptrdone;		/* nptr and ptr[] are set (spf_ptrnames) */
+	int nptr;
+	char ptr[MAX_PTR_NAMES][DNS_NAME_MAX + 1];
 	char exp[EXP_MAX];	/* explanation of a fail */
 	char why[512];		/* detail of a permerror/temperror */
 } Check;
@@ -220,7 +224,7 @@ static int spf_target(Check *, const char *, size_t, const char *, char *);
 static int spf_count(Check *);
 static int spf_void(Check *);
 static int spf_addr_match(Check *, const Answer *, int, int);
-static int spf_ptrnames(Check *, char ***);
+static int spf_ptrnames(Check *);
 static int spf_subdomain(const char *, const char *);
 static int spf_validated(Check *, const char *, char *, size_t);
 static int spf_addrs(Check *, char **, int, int, int);
@@ -877,6 +881,8 @@ dns_parse(Query *q, const unsigned char *p, int plen)
 		a->status = D_OK;
 	} else if (!strcasecmp(cur, q->name)) {
 		a->status = D_NODATA;
+	} else if (now_ms() >= q->deadline) {
+		a->err = "exceeded max query lookup time";
 	} else if (q->hops < max_cnames) {
 		strcpy(q->name, cur);	/* only the alias came: follow it */
 		q->hops++;
@@ -982,6 +988,7 @@ dns_lookup_many(Check *c, char **names, int n, int type, Answer *ans)
 {
 	CacheEntry *e;
 	Query *q;
+	long long deadline;
 	int i, temp;
 
 	if (!(q = aalloc(n * sizeof(*q)))) {
@@ -991,24 +998,31 @@ dns_lookup_many(Check *c, char **names, int n, int type, Answer *ans)
 		}
 		return n;
 	}
+	deadline = c->deadline ? c->deadline : now_ms() + 20000;
 	for (i = 0; i < n; i++) {
 		memset(&ans[i], 0, sizeof(ans[i]));
 		ans[i].type = type;
 		q[i].ans = &ans[i];
 		q[i].hops = 0;
 		q[i].done = 1;
+		q[i].deadline = deadline;
 		if (!spf_domain_ok(names[i])) {
 			ans[i].status = D_NXDOMAIN;
 			continue;
 		}
 		strcpy(q[i].name, names[i]);
 		q[i].done = 0;
-		if ((e = cache_get(names[i], type)))
+		if ((e = cache_get(names[i], type))) {
 			dns_deliver(&q[i], e->status, e->pkt, e->len);
-		else
+		} else if (now_ms() >= deadline) {	/* time is up: no more queries */
+			q[i].done = 1;
+			ans[i].status = D_TEMP;
+			ans[i].err = "exceeded max query lookup time";
+		} else {
 			DNS_SEND(&q[i]);
+		}
 	}
-	dns_wait(q, n, c->deadline ? c->deadline : now_ms() + 20000);
+	dns_wait(q, n, deadline);
 	for (temp = 0, i = 0; i < n; i++)
 		temp += ans[i].status == D_TEMP;
 	return temp;
@@ -1461,32 +1475,42 @@ spf_addr_match(Check *c, const Answer *a, int cidr4, int cidr6)
 }
 
 /*
- * RFC 7208 5.5: the client's validated domain names.  Looks up the PTR
- * names (the first max_ptr_names), then their addresses, concurrently.
- * Returns how many of names[] validated, -1 when the PTR lookup failed,
- * -2 when it was void.
+ * RFC 7208 5.5: the client's validated domain names, into c->ptr[].
+ * Looks up the PTR names (the first MAX_PTR_NAMES), then their addresses,
+ * concurrently; once per check, as pyspf: "ptr" and %{p} may ask again
+ * and again, and with a TTL of 0 each time would be up to eleven queries
+ * that count against no limit.  Returns how many names validated, -1
+ * when the PTR lookup failed, -2 when it was void.
  */
 static int
-spf_ptrnames(Check *c, char ***names)
+spf_ptrnames(Check *c)
 {
 	Answer ptr, *addr;
 	char rev[80];
-	int i, n, k;
+	size_t mark = arena_used;
+	int i, n;
 
+	if (c->ptrdone)
+		return c->nptr;
+	c->ptrdone = 1;
+	c->nptr = -1;
 	addr_text(&c->ip, 'r', rev, sizeof(rev));
 	if (dns_lookup(c, rev, T_PTR, &ptr) == D_TEMP)
-		return -1;
+		goto out;
+	c->nptr = -2;
 	if (ptr.status != D_OK)
-		return -2;
-	n = MIN(ptr.n, max_ptr_names);
+		goto out;
+	c->nptr = -1;
+	n = MIN(ptr.n, MAX_PTR_NAMES);
 	if (!(addr = aalloc(n * sizeof(*addr))))
-		return -1;
+		goto out;
 	dns_lookup_many(c, ptr.s, n, c->ip.v6 ? T_AAAA : T_A, addr);
-	for (k = i = 0; i < n; i++)	/* 5.5: lookup errors skip the name */
+	for (c->nptr = i = 0; i < n; i++)	/* 5.5: lookup errors skip the name */
 		if (spf_addr_match(c, &addr[i], 32, 128))
-			ptr.s[k++] = ptr.s[i];
-	*names = ptr.s;
-	return k;
+			snprintf(c->ptr[c->nptr++], sizeof(c->ptr[0]), "%s", ptr.s[i]);
+out:
+	arena_used = mark;
+	return c->nptr;
 }
 
 /* Whether name is domain or one of its subdomains, ignoring case. */
@@ -1507,21 +1531,19 @@ spf_subdomain(const char *name, const char *domain)
 static int
 spf_validated(Check *c, const char *domain, char *val, size_t size)
 {
-	char **names, *best;
-	size_t mark = arena_used;
+	const char *best = NULL;
 	int i, n;
 
-	n = spf_ptrnames(c, &names);
-	for (best = NULL, i = 0; !best && i < n; i++)
-		if (!strcasecmp(names[i], domain))
-			best = names[i];
+	n = spf_ptrnames(c);
 	for (i = 0; !best && i < n; i++)
-		if (spf_subdomain(names[i], domain))
-			best = names[i];
+		if (!strcasecmp(c->ptr[i], domain))
+			best = c->ptr[i];
+	for (i = 0; !best && i < n; i++)
+		if (spf_subdomain(c->ptr[i], domain))
+			best = c->ptr[i];
 	if (!best)
-		best = n > 0 ? names[0] : "unknown";
+		best = n > 0 ? c->ptr[0] : "unknown";
 	n = snprintf(val, size, "%s", best);
-	arena_used = mark;
 	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
@@ -1603,10 +1625,10 @@ spf_mech(Check *c, const Term *t, const char *domain, int depth)
 				a.s[n++] = a.s[i];
 		return n ? spf_addrs(c, a.s, n, t->cidr4, t->cidr6) : NOMATCH;
 	case M_PTR:	/* 5.5: a failed PTR lookup is no match */
-		if ((n = spf_ptrnames(c, &names)) == -2)
+		if ((n = spf_ptrnames(c)) == -2)
 			return spf_void(c) ? ERR_PERM : NOMATCH;
 		for (i = 0; i < n; i++)
-			if (spf_subdomain(names[i], target))
+			if (spf_subdomain(c->ptr[i], target))
 				return MATCH;
 		return NOMATCH;
 	case M_EXISTS:	/* 5.7: always an A query */
@@ -2573,7 +2595,6 @@ pol_helo_listed(const Conf *cf, const Request *rq, const Addr *raw)
 static int
 pol_ptr_listed(const Conf *cf, const Addr *ip)
 {
-	char **names;
 	Check c;
 	int i, n;
 
@@ -2581,9 +2602,9 @@ pol_ptr_listed(const Conf *cf, const Addr *ip)
 	c.ip = *ip;
 	arena_used = 0;
 	c.deadline = wl_deadline(cf);
-	n = spf_ptrnames(&c, &names);
+	n = spf_ptrnames(&c);
 	for (i = 0; i < n; i++)
-		if (pol_indomains(cf->domain_whitelist_ptr, names[i]))
+		if (pol_indomains(cf->domain_whitelist_ptr, c.ptr[i]))
 			return 1;
 	return 0;
 }

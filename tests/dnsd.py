@@ -59,6 +59,7 @@ Special entries, for fault tests:
     TCPSTALL          the UDP answer is truncated (TC set, no records) and
                       over TCP the query is accepted but never answered
     DELAY: 300        answer after 300 ms
+    TTL: 0            the TTL of the name's records (default 300)
     SERVFAIL/REFUSED/MALFORMED/WRONGNAME/TCPSTALL also accept a type or list
     of types as value (`SERVFAIL: [TXT]`) to apply to those types only.
 
@@ -91,11 +92,13 @@ import copy
 import ipaddress
 import json
 import os
+import select
 import signal
 import socket
 import struct
 import sys
 import threading
+import time
 
 from dnslib import (AAAA, CNAME, DNSHeader, DNSLabel, DNSRecord, EDNS0, MX,
                     PTR, QTYPE, RR, TXT, A)
@@ -181,6 +184,7 @@ class Node(object):
         self.faults = {}       # fault -> None (all types) or set of types
         self.wrongname = None
         self.delay_ms = 0
+        self.ttl = TTL
 
 
 def compile_zone(zonedata):
@@ -228,6 +232,9 @@ def _compile_name(zone, name, records):
                 continue
             if rtype == 'DELAY':
                 node.delay_ms = int(value)
+                continue
+            if rtype == 'TTL':
+                node.ttl = int(value)
                 continue
             if rtype == 'WRONGNAME':
                 if isinstance(value, str) and value.upper() not in TYPES:
@@ -339,7 +346,7 @@ def resolve(zone, qlabels, qtype):
                 wrong = node.wrongname or DEFAULT_WRONGNAME
         rname = wrong or owner
         if node.cname is not None and qtype not in (T_CNAME, T_ANY):
-            ans.rrs.append(RR(DNSLabel(rname), T_CNAME, ttl=TTL,
+            ans.rrs.append(RR(DNSLabel(rname), T_CNAME, ttl=node.ttl,
                               rdata=CNAME(DNSLabel(node.cname))))
             labels = owner = node.cname
             if name_key(labels) in seen or hop == MAX_CNAME_HOPS:
@@ -351,7 +358,7 @@ def resolve(zone, qlabels, qtype):
             rrsets = [node.rrs.get(qtype, [])]
         for rrset in rrsets:
             for rtype, rd in rrset:
-                ans.rrs.append(RR(DNSLabel(rname), rtype, ttl=TTL, rdata=rd))
+                ans.rrs.append(RR(DNSLabel(rname), rtype, ttl=node.ttl, rdata=rd))
         return ans
     return ans
 
@@ -397,6 +404,17 @@ class Server(object):
             return copy.deepcopy(self._counts)
 
     def total_queries(self):
+        """Queries received, once those still queued are read: a client
+        may send one just before it exits."""
+        deadline = time.monotonic() + 1
+        while time.monotonic() < deadline:
+            try:
+                if not select.select([self._udp], [], [], 0)[0]:
+                    break
+            except (OSError, ValueError):
+                break
+            time.sleep(0.005)
+        time.sleep(0.02)        # the one read last: counted
         with self._lock:
             return self._counts['udp']['total'] + self._counts['tcp']['total']
 
