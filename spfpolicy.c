@@ -1493,22 +1493,19 @@ spf_ptrnames(Check *c)
 	if (c->ptrdone)
 		return c->nptr;
 	c->ptrdone = 1;
-	c->nptr = -1;
 	addr_text(&c->ip, 'r', rev, sizeof(rev));
-	if (dns_lookup(c, rev, T_PTR, &ptr) == D_TEMP)
-		goto out;
-	c->nptr = -2;
-	if (ptr.status != D_OK)
-		goto out;
-	c->nptr = -1;
-	n = MIN(ptr.n, MAX_PTR_NAMES);
-	if (!(addr = aalloc(n * sizeof(*addr))))
-		goto out;
-	dns_lookup_many(c, ptr.s, n, c->ip.v6 ? T_AAAA : T_A, addr);
-	for (c->nptr = i = 0; i < n; i++)	/* 5.5: lookup errors skip the name */
-		if (spf_addr_match(c, &addr[i], 32, 128))
-			snprintf(c->ptr[c->nptr++], sizeof(c->ptr[0]), "%s", ptr.s[i]);
-out:
+	if (dns_lookup(c, rev, T_PTR, &ptr) == D_TEMP) {
+		c->nptr = -1;
+	} else if (ptr.status != D_OK) {
+		c->nptr = -2;
+	} else if (!(addr = aalloc((n = MIN(ptr.n, MAX_PTR_NAMES)) * sizeof(*addr)))) {
+		c->nptr = -1;
+	} else {
+		dns_lookup_many(c, ptr.s, n, c->ip.v6 ? T_AAAA : T_A, addr);
+		for (c->nptr = i = 0; i < n; i++)	/* 5.5: lookup errors skip the name */
+			if (spf_addr_match(c, &addr[i], 32, 128))
+				snprintf(c->ptr[c->nptr++], sizeof(c->ptr[0]), "%s", ptr.s[i]);
+	}
 	arena_used = mark;
 	return c->nptr;
 }
