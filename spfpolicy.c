@@ -3175,6 +3175,8 @@ lst_bind(const Conf *cf, const char *spec)
 	long mode;
 
 	if (!strncmp(spec, "unix:", 5)) {
+		if (!spec[5])
+			die("%s: no path", spec);
 		if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", spec + 5) >= (int)sizeof(sun.sun_path))
 			die("%s: path too long", spec);
 		if (!lstat(sun.sun_path, &st) && S_ISSOCK(st.st_mode))

@@ -1134,6 +1134,23 @@ refuse refuse-user-root "Listen_User = root" 'refusing to serve as root'
 refuse refuse-group-root "Listen_Group = root" 'refusing to serve as root'
 refuse refuse-user-unknown "Listen_User = no-such-user" 'Listen_User "no-such-user": no such user'
 
+# a listen address that cannot be used: an error naming it, at start-up
+long=$T/$(printf '%0120d' 0).sock	# over sun_path's 108 bytes
+i=0
+for spec in unix: "unix:$long" inet:127.0.0.1 inet:192.0.2.300:10052 inet:127.0.0.1:x \
+	tcp:127.0.0.1:10052 ''; do
+	i=$((i + 1))
+	timeout 5 "$BIN" -l "$spec" -d "$T/base.conf" > /dev/null 2> "$T/spec$i.err"
+	rc=$?
+	if [ "$rc" = 0 ] || [ "$rc" = 124 ]; then
+		fail "bad-address-$i" "-l '$spec': exit status $rc" "$T/spec$i.err"
+	elif ! grep -q -F "$spec: " "$T/spec$i.err" || grep -q '^listening on' "$T/spec$i.err"; then
+		fail "bad-address-$i" "-l '$spec': no error naming it" "$T/spec$i.err"
+	else
+		ok "bad-address-$i"
+	fi
+done
+
 # started as another user it stays that user (Listen_User is for root)
 conf user.conf
 UBIN=$BIN
