@@ -23,6 +23,8 @@
 #			../shared/spf-suite/rfc7208-tests.yml)
 #	CC		compiler (default gcc)
 #	ASAN_KEEP	a directory to keep the binary and the log in
+#	FAULTS_SLACK	seconds added to the time limits of faults.sh and
+#			tests/cases (default 1: a slower start-up)
 #	ABUSE_REQUESTS	passed on to abuse.sh (default here 100000)
 
 cd "$(dirname "$0")/.." || exit 2
@@ -94,7 +96,7 @@ if [ -f "$SPF_SUITE" ]; then
 else
 	echo "# skipped: RFC 7208 suite not found at $SPF_SUITE (set SPF_SUITE)"
 fi
-relay cases < <("$PY" tests/spfsuite.py --bin "$W" tests/cases/*.yml < /dev/null 2>&1)
+relay cases < <("$PY" tests/spfsuite.py --bin "$W" --slack "${FAULTS_SLACK:-1}" tests/cases/*.yml < /dev/null 2>&1)
 
 # 2. the DNS fault matrix
 relay faults < <(SPFPOLICY=$W FAULTS_SLACK=${FAULTS_SLACK:-1} \

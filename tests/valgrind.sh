@@ -27,6 +27,8 @@
 #	VALGRIND_BIN	test this binary instead of building one (e.g. the
 #			static musl ./spfpolicy)
 #	VALGRIND_KEEP	a directory to keep the log in
+#	FAULTS_SLACK	seconds added to the time limits of faults.sh and
+#			tests/cases (default 3: a slower start-up)
 #	ABUSE_REQUESTS	requests in abuse.sh's long session (default 300)
 #	VALGRIND_JOBS	tests run at once by spfsuite.py (default 2)
 
@@ -107,7 +109,7 @@ else
 	echo "# skipped: RFC 7208 suite not found at $SPF_SUITE (set SPF_SUITE)"
 fi
 relay cases < <("$PY" tests/spfsuite.py -j "$jobs" --bin "$W" \
-	tests/cases/*.yml < /dev/null 2>&1)
+	--slack "${FAULTS_SLACK:-3}" tests/cases/*.yml < /dev/null 2>&1)
 relay faults < <(SPFPOLICY=$W FAULTS_SLACK=${FAULTS_SLACK:-3} \
 	FAULTS_OUT=$tmp/faults.out sh tests/faults.sh < /dev/null 2>/dev/null)
 relay abuse < <(SPFPOLICY=$W ABUSE_RSS_KB=0 ABUSE_REQUESTS=${ABUSE_REQUESTS:-300} \
