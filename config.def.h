@@ -76,6 +76,7 @@ static const unsigned dns_cache_max_ttl = 3600;	/* s; answers kept at most */
 #define REPLY_MAX	(6 * LINE_MAX_LEN)	/* an action line: values + texts */
 #define INSTANCE_MAX	128		/* longer instance ids are not cached */
 #define ICACHE_SIZE	4		/* instances remembered (one is in use) */
+#define LOG_LINE_MAX	4096		/* a log line on stderr; longer: cut */
 
 /* listener */
 #define LISTEN_BACKLOG	128		/* connections waiting when all are busy */

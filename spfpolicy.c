@@ -353,9 +353,15 @@ logmsg(int prio, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (log_stderr) {
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
+	if (log_stderr) {	/* one write a line: children share the stderr */
+		char buf[LOG_LINE_MAX];
+		int len = vsnprintf(buf, sizeof(buf), fmt, ap);
+
+		len = len < 0 ? 0 : MIN(len, (int)sizeof(buf) - 1);
+		buf[len++] = '\n';
+		if (write(2, buf, len) < 0) {
+			/* nowhere left to say so */
+		}
 	} else {
 		vsyslog(prio, fmt, ap);
 	}
@@ -3291,6 +3297,22 @@ lst_reload(Conf *cf, const char *path)
 	logmsg(LOG_INFO, "%s: configuration reloaded", path);
 }
 
+/* Collect the children that have ended; returns how many are left. */
+static int
+lst_reap(pid_t *kids, int n)
+{
+	pid_t pid;
+	int i;
+
+	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+		for (i = 0; i < n; i++)
+			if (kids[i] == pid) {
+				kids[i] = kids[--n];
+				break;
+			}
+	return n;
+}
+
 /* -l: accept connections and serve each in a child, at most Max_Connections. */
 static int
 mode_listen(Conf *cf, const char *spec, const char *path)
@@ -3314,10 +3336,7 @@ mode_listen(Conf *cf, const char *spec, const char *path)
 	sigaction(SIGCHLD, &sa, NULL);	/* wakes poll to reap */
 	logmsg(LOG_INFO, "listening on %s", spec);
 	while (!got_term) {
-		while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
-			for (i = 0; i < n; i++)
-				if (kids[i] == pid)
-					kids[i] = kids[--n];
+		n = lst_reap(kids, n);
 		if (got_hup) {
 			got_hup = 0;
 			lst_reload(cf, path);
@@ -3337,15 +3356,11 @@ mode_listen(Conf *cf, const char *spec, const char *path)
 		close(cfd);
 	}
 	close(lfd);
+	n = lst_reap(kids, n);	/* a child that just ended is not open */
 	logmsg(LOG_INFO, "stopping: %d connection%s open", n, n == 1 ? "" : "s");
 	for (deadline = now_ms() + SHUTDOWN_MS; n > 0 && now_ms() < deadline; ) {
-		if ((pid = waitpid(-1, NULL, WNOHANG)) > 0) {
-			for (i = 0; i < n; i++)
-				if (kids[i] == pid)
-					kids[i] = kids[--n];
-		} else {
-			poll(NULL, 0, 20);
-		}
+		poll(NULL, 0, 20);
+		n = lst_reap(kids, n);
 	}
 	for (i = 0; i < n; i++)
 		kill(kids[i], SIGKILL);

@@ -766,6 +766,28 @@ def cmd_term_quick(spec, pid, reqfile, expfile):
     took = time.time() - t0
     report('term-exit-when-done', ok and took < 1.5, 'exited %.1f s after the last connection closed' % took)
 
+def cmd_term_ended(spec, pid, errfile, reqfile):
+    """A child that ended just before SIGTERM, not yet collected, is not
+    counted as an open connection.  The listener is stopped while its
+    child ends, so SIGCHLD and SIGTERM reach it together."""
+    pid = int(pid)
+    c = Conn(spec)
+    c.ask(requests(reqfile)[0])
+    kid = children(pid)[0]
+    off = os.path.getsize(errfile)
+    os.kill(pid, signal.SIGSTOP)
+    c.close()
+    end = time.time() + 3
+    while time.time() < end and children(pid)[1] != kid:
+        time.sleep(0.02)
+    zombie = children(pid)[1] == kid
+    os.kill(pid, signal.SIGTERM)
+    os.kill(pid, signal.SIGCONT)
+    ok = gone(pid, 3)
+    log = wait_log(errfile, off, r'^stopping: ', 1) or ''
+    report('term-ended-not-counted', zombie and ok and 'stopping: 0 connections open' in log,
+           'child %r a zombie: %s; exited: %s; log: %r' % (kid, zombie, ok, log))
+
 def status(pid):
     st = {}
     with open('/proc/%d/status' % pid) as f:
@@ -965,6 +987,16 @@ if start max5 inet:127.0.0.1:10043 max5.conf; then
 	stop_checked max5
 fi
 
+# what up to 100 children logged to the one stderr at once: a line each,
+# none cut into or run together
+for f in max100 max5; do
+	if [ -s "$T/$f.err" ] && ! grep -n -E '^$|.: (prepend|550) ' "$T/$f.err" > "$T/$f.odd"; then
+		ok "log-lines-$f"
+	else
+		fail "log-lines-$f" "log lines run together" "$T/$f.odd"
+	fi
+done
+
 # ======== 3. Idle_Timeout
 conf idle.conf "Idle_Timeout = 2"
 if start idle inet:127.0.0.1:10044 idle.conf; then
@@ -1045,6 +1077,13 @@ if start term2 inet:127.0.0.1:10047 base.conf; then
 	lrc=$?
 	lpid=
 	[ "$lrc" = 0 ] && ok term-quick-exit-0 || fail term-quick-exit-0 "exit status $lrc" "$T/term2.err"
+fi
+if start term3 inet:127.0.0.1:10047 base.conf; then
+	pyrun term3 term-ended inet:127.0.0.1:10047 "$lpid" "$T/term3.err" "$T/req/load.txt"
+	wait "$lpid"
+	lrc=$?
+	lpid=
+	[ "$lrc" = 0 ] && ok term-ended-exit-0 || fail term-ended-exit-0 "exit status $lrc" "$T/term3.err"
 fi
 if start int inet:127.0.0.1:10048 base.conf; then
 	kill -INT "$lpid"
