@@ -37,22 +37,8 @@ trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' INT TERM
 ulimit -c 0
 
-npass=0
-nfail=0
-ok() { npass=$((npass + 1)); echo "ok asan/$1"; }
-fail() { nfail=$((nfail + 1)); echo "FAIL asan/$1: $2"; }
-
-# relay NAME: pass a runner's ok/FAIL lines on, prefixed; count them
-relay() {
-	while IFS= read -r line; do
-		case $line in
-		"ok "*)		npass=$((npass + 1)); echo "ok asan/$1/${line#ok }" ;;
-		"FAIL "*)	nfail=$((nfail + 1)); echo "FAIL asan/$1/${line#FAIL }" ;;
-		[0-9]*" passed, "[0-9]*" failed"*) ;;
-		*)		echo "$line" ;;
-		esac
-	done
-}
+TNAME=asan
+. tests/lib.sh
 
 # the build
 BIN=$tmp/spfpolicy-asan
@@ -67,8 +53,7 @@ if ! $CC -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 	-fno-sanitize-recover=all -o "$BIN" spfpolicy.c -lcares \
 	> "$tmp/build.log" 2>&1; then
 	fail build "$(head -n 5 "$tmp/build.log") (needs libc-ares-dev)"
-	echo "$npass passed, $nfail failed"
-	exit 1
+	t_end 1
 fi
 ok build
 
@@ -165,5 +150,4 @@ if [ -n "${ASAN_KEEP:-}" ]; then
 	mkdir -p "$ASAN_KEEP" && cp "$BIN" "$LOG" "$tmp/faults.out" "$ASAN_KEEP"/ 2>/dev/null
 	echo "# kept in $ASAN_KEEP"
 fi
-echo "$npass passed, $nfail failed"
-[ "$nfail" = 0 ]
+t_end

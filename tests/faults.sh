@@ -32,15 +32,9 @@
 
 cd "$(dirname "$0")/.." || exit 2
 PY=/usr/bin/python3
-BIN=${SPFPOLICY:-./spfpolicy}
-case $BIN in
-/*)	;;
-*)	BIN=$(pwd)/$BIN ;;
-esac
-if [ ! -x "$BIN" ]; then
-	echo "FAIL faults: no executable $BIN"
-	exit 1
-fi
+TNAME=faults
+. tests/lib.sh
+t_binary
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/spfpolicy-faults.XXXXXX") || exit 2
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' INT TERM

@@ -33,18 +33,9 @@ self=$(readlink -f "$0") || exit 2
 cd "$(dirname "$self")/.." || exit 2
 ROOT=$(pwd)
 PY=/usr/bin/python3
+TNAME=listener
+. tests/lib.sh
 . tests/ns.sh
-SPFPOLICY=${SPFPOLICY:-$ROOT/spfpolicy}
-case $SPFPOLICY in
-/*)	;;
-*)	SPFPOLICY=$ROOT/$SPFPOLICY ;;
-esac
-
-skipped() {
-	echo "# skipped: listener: $*"
-	echo "0 passed, 0 failed"
-	exit 0
-}
 
 # ---- outside the namespace: prerequisites, then re-run inside one
 if [ "${LISTENER_NS:-}" != 1 ]; then
@@ -56,48 +47,20 @@ if [ "${LISTENER_NS:-}" != 1 ]; then
 		skipped "python3 modules dnslib and yaml (apt-get install python3-dnslib python3-yaml)"
 	getent passwd nobody >/dev/null || skipped "no user nobody"
 	[ -f tests/dnsd.py ] || skipped "tests/dnsd.py is missing"
-	if [ ! -f "$SPFPOLICY" ] || [ ! -x "$SPFPOLICY" ]; then
-		echo "FAIL listener/setup: SPFPOLICY=$SPFPOLICY is not an executable file"
-		echo "0 passed, 1 failed"
-		exit 1
-	fi
-	export LISTENER_NS=1 SPFPOLICY
+	t_binary
+	export LISTENER_NS=1 SPFPOLICY="$BIN"
 	ns_enter "$self" "$@"
-	echo "FAIL listener/setup: unshare failed"
-	echo "0 passed, 1 failed"
-	exit 2
+	die "unshare failed"
 fi
 
 # ---- inside the namespace
 BIN=$SPFPOLICY
-npass=0
-nfail=0
 T=
 dnsd=
 logd=
 lpid=
 tracer=
 lrc=
-
-ok() {
-	npass=$((npass + 1))
-	echo "ok listener/$1"
-}
-
-# fail NAME REASON [DETAIL-FILE]: detail lines are printed indented
-fail() {
-	nfail=$((nfail + 1))
-	echo "FAIL listener/$1: $2"
-	if [ -n "${3:-}" ] && [ -s "$3" ]; then
-		sed -n '1,30s/^/    /p' "$3"
-	fi
-}
-
-die() {		# the harness cannot go on
-	fail setup "$1" "${2:-}"
-	echo "$npass passed, $nfail failed"
-	exit 2
-}
 
 cleanup() {
 	trap - EXIT INT TERM
@@ -1245,5 +1208,4 @@ else
 fi
 
 echo "# listener: $(awk -v a="$started_at" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
-echo "$npass passed, $nfail failed"
-[ "$nfail" = 0 ]
+t_end

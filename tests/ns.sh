@@ -2,7 +2,7 @@
 #
 # ns.sh - sourced by the tests that run in private namespaces
 # (listener.sh, postfix-e2e.sh, sidebyside/run.sh).  Bash; the caller
-# defines die MESSAGE [DETAIL-FILE] and PY.
+# defines die MESSAGE [DETAIL-FILE] (tests/lib.sh has one) and PY.
 #
 #	ns_enter SELF ARGS...	re-run SELF in new network, mount and UTS
 #				namespaces, and a PID namespace where the

@@ -44,26 +44,13 @@ self=$(readlink -f "$0") || exit 2
 cd "$(dirname "$self")/.." || exit 2
 ROOT=$(pwd)
 PY=/usr/bin/python3
+TNAME=e2e
+. tests/lib.sh
 . tests/ns.sh
 PORT=${E2E_PORT:-2525}
 LISTENER=${E2E_LISTENER:-0}
 [ "${1:-}" = --listener ] && LISTENER=1
 LPORT=${E2E_POLICY_PORT:-10040}
-SPFPOLICY=${SPFPOLICY:-$ROOT/spfpolicy}
-case $SPFPOLICY in
-/*)	;;
-*)	if [ -e "$ROOT/$SPFPOLICY" ] || [ "${SPFPOLICY#*/}" != "$SPFPOLICY" ]; then
-		SPFPOLICY=$ROOT/$SPFPOLICY
-	else	# a bare name not in the work tree: from $PATH
-		SPFPOLICY=$(command -v "$SPFPOLICY" 2>/dev/null || echo "$ROOT/$SPFPOLICY")
-	fi ;;
-esac
-
-skipped() {
-	echo "# skipped: postfix-e2e: $*"
-	echo "0 passed, 0 failed"
-	exit 0
-}
 
 # ---- outside the namespace: prerequisites, then re-run inside one
 if [ "${POSTFIX_E2E_NS:-}" != 1 ]; then
@@ -80,46 +67,18 @@ if [ "${POSTFIX_E2E_NS:-}" != 1 ]; then
 		command -v "$c" >/dev/null || skipped "command $c not found"
 	done
 	[ -f tests/dnsd.py ] || skipped "tests/dnsd.py is missing"
-	if [ ! -f "$SPFPOLICY" ] || [ ! -x "$SPFPOLICY" ]; then
-		echo "FAIL e2e/setup: SPFPOLICY=$SPFPOLICY is not an executable file"
-		echo "0 passed, 1 failed"
-		exit 1
-	fi
-	export POSTFIX_E2E_NS=1 SPFPOLICY E2E_LISTENER=$LISTENER
+	t_binary
+	export POSTFIX_E2E_NS=1 SPFPOLICY="$BIN" E2E_LISTENER=$LISTENER
 	ns_enter "$self" "$@"
-	echo "FAIL e2e/setup: unshare failed"
-	echo "0 passed, 1 failed"
-	exit 2
+	die "unshare failed"
 fi
 
 # ---- inside the namespace
-npass=0
-nfail=0
 T=
 dnsd=
 logd=
 lpid=
 started=0
-
-ok() {
-	npass=$((npass + 1))
-	echo "ok e2e/$1"
-}
-
-# fail NAME REASON [DETAIL-FILE]: detail lines are printed indented
-fail() {
-	nfail=$((nfail + 1))
-	echo "FAIL e2e/$1: $2"
-	if [ -n "${3:-}" ] && [ -s "$3" ]; then
-		sed -n '1,40s/^/    /p' "$3"
-	fi
-}
-
-die() {		# the harness cannot go on
-	fail setup "$1" "${2:-}"
-	echo "$npass passed, $nfail failed"
-	exit 2
-}
 
 # ours: processes of this network namespace other than this shell and
 # the helpers named in $1, into $procs as "PID:NAME ..." (no subshells,
@@ -723,5 +682,4 @@ else
 fi
 
 echo "# postfix-e2e: $(awk -v a="$started_at" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
-echo "$npass passed, $nfail failed"
-[ "$nfail" = 0 ]
+t_end

@@ -42,26 +42,12 @@ trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' INT TERM
 ulimit -c 0
 
-npass=0
-nfail=0
-ok() { npass=$((npass + 1)); echo "ok valgrind/$1"; }
-fail() { nfail=$((nfail + 1)); echo "FAIL valgrind/$1: $2"; }
-
-relay() {
-	while IFS= read -r line; do
-		case $line in
-		"ok "*)		npass=$((npass + 1)); echo "ok valgrind/$1/${line#ok }" ;;
-		"FAIL "*)	nfail=$((nfail + 1)); echo "FAIL valgrind/$1/${line#FAIL }" ;;
-		[0-9]*" passed, "[0-9]*" failed"*) ;;
-		*)		echo "$line" ;;
-		esac
-	done
-}
+TNAME=valgrind
+. tests/lib.sh
 
 if ! command -v valgrind > /dev/null 2>&1; then
 	fail valgrind "not installed (apt-get install valgrind)"
-	echo "$npass passed, $nfail failed"
-	exit 1
+	t_end 1
 fi
 
 BIN=${VALGRIND_BIN:-}
@@ -134,5 +120,4 @@ if [ -n "${VALGRIND_KEEP:-}" ]; then
 	mkdir -p "$VALGRIND_KEEP" && cp "$LOG" "$tmp/faults.out" "$VALGRIND_KEEP"/ 2>/dev/null
 	echo "# kept in $VALGRIND_KEEP"
 fi
-echo "$npass passed, $nfail failed"
-[ "$nfail" = 0 ]
+t_end

@@ -1,0 +1,81 @@
+# See LICENSE file for copyright and license details.
+#
+# lib.sh - the ok/FAIL lines and the tally of the test scripts, sourced
+# (POSIX sh) once TNAME is set: the prefix of their test names.
+#
+#	ok NAME			"ok TNAME/NAME"
+#	fail NAME REASON [FILE]	"FAIL TNAME/NAME: REASON", then FILE's first
+#				40 lines indented
+#	t_end [RC]		"N passed, N failed"; exit RC, by default 0
+#				when nothing failed, else 1
+#	die REASON [FILE [RC]]	the harness cannot go on: fail setup, then
+#				t_end RC (default 2)
+#	skipped REASON...	nothing can be tested here: a "# skipped:"
+#				line, an empty tally, exit 0
+#	relay NAME		a runner's output on stdin passed on, its
+#				ok/FAIL lines under TNAME/NAME and counted,
+#				its own tally left out
+#	t_binary		BIN: $SPFPOLICY (default ./spfpolicy; a bare
+#				name not in the work tree is looked up in
+#				$PATH) as an absolute path; die unless it is
+#				an executable file
+
+npass=0
+nfail=0
+
+ok() {
+	npass=$((npass + 1))
+	echo "ok $TNAME/$1"
+}
+
+fail() {
+	nfail=$((nfail + 1))
+	echo "FAIL $TNAME/$1: $2"
+	if [ -n "${3:-}" ] && [ -s "$3" ]; then
+		sed -n '1,40s/^/    /p' "$3"
+	fi
+}
+
+t_end() {
+	echo "$npass passed, $nfail failed"
+	[ -n "${1:-}" ] && exit "$1"
+	[ "$nfail" = 0 ] && exit 0
+	exit 1
+}
+
+die() {
+	fail setup "$1" "${2:-}"
+	t_end "${3:-2}"
+}
+
+skipped() {
+	echo "# skipped: $TNAME: $*"
+	echo "0 passed, 0 failed"
+	exit 0
+}
+
+relay() {
+	while IFS= read -r line; do
+		case $line in
+		"ok "*)		npass=$((npass + 1)); echo "ok $TNAME/$1/${line#ok }" ;;
+		"FAIL "*)	nfail=$((nfail + 1)); echo "FAIL $TNAME/$1/${line#FAIL }" ;;
+		[0-9]*" passed, "[0-9]*" failed"*) ;;
+		*)		echo "$line" ;;
+		esac
+	done
+}
+
+t_binary() {
+	BIN=${SPFPOLICY:-spfpolicy}
+	case $BIN in
+	/*)	;;
+	*/*)	BIN=$(pwd)/$BIN ;;
+	*)	if [ -e "$BIN" ]; then
+			BIN=$(pwd)/$BIN
+		else
+			BIN=$(command -v "$BIN" 2>/dev/null || echo "$(pwd)/$BIN")
+		fi ;;
+	esac
+	[ -f "$BIN" ] && [ -x "$BIN" ] ||
+		die "SPFPOLICY=$BIN is not an executable file" "" 1
+}
