@@ -842,23 +842,24 @@ start() {
 	return 1
 }
 
-# stop: SIGTERM to $lpid, its exit status into $lrc
+# stop [SIGNAL]: SIGNAL (default TERM; "-": none, one was sent) to $lpid,
+# its exit status into $lrc
 stop() {
 	lrc=
 	[ -n "$lpid" ] || return
-	kill -TERM "$lpid" 2>/dev/null
+	[ "${1:-TERM}" = - ] || kill -"${1:-TERM}" "$lpid" 2>/dev/null
 	wait "$lpid"
 	lrc=$?
 	lpid=
 }
 
-# stop_checked NAME: stop, and it must exit 0
+# stop_checked NAME [SIGNAL]: stop, and it must exit 0
 stop_checked() {
-	stop
+	stop "${2:-TERM}"
 	if [ "$lrc" = 0 ]; then
 		ok "$1-exit"
 	else
-		fail "$1-exit" "exit status $lrc after SIGTERM" "$T/$1.err"
+		fail "$1-exit" "exit status $lrc after SIG${2:-TERM}" "$T/$1.err"
 	fi
 }
 
@@ -1027,33 +1028,19 @@ fi
 if start term unix:"$T/term.sock" base.conf; then
 	t0=$(date +%s.%N)
 	pyrun term term unix:"$T/term.sock" "$lpid" "$T/term.err" "$T/req/load.txt" "$T/load.spawn" 10
-	wait "$lpid"
-	lrc=$?
-	lpid=
-	t=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-	[ "$lrc" = 0 ] && ok term-exit-0 || fail term-exit-0 "exit status $lrc" "$T/term.err"
-	echo "# term: $t s from start to exit"
+	stop_checked term -
+	echo "# term: $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s from start to exit"
 fi
-if start term2 inet:127.0.0.1:10047 base.conf; then
-	pyrun term2 term-quick inet:127.0.0.1:10047 "$lpid" "$T/req/load.txt" "$T/load.spawn"
-	wait "$lpid"
-	lrc=$?
-	lpid=
-	[ "$lrc" = 0 ] && ok term-quick-exit-0 || fail term-quick-exit-0 "exit status $lrc" "$T/term2.err"
+if start term-quick inet:127.0.0.1:10047 base.conf; then
+	pyrun term-quick term-quick inet:127.0.0.1:10047 "$lpid" "$T/req/load.txt" "$T/load.spawn"
+	stop_checked term-quick -
 fi
-if start term3 inet:127.0.0.1:10047 base.conf; then
-	pyrun term3 term-ended inet:127.0.0.1:10047 "$lpid" "$T/term3.err" "$T/req/load.txt"
-	wait "$lpid"
-	lrc=$?
-	lpid=
-	[ "$lrc" = 0 ] && ok term-ended-exit-0 || fail term-ended-exit-0 "exit status $lrc" "$T/term3.err"
+if start term-ended inet:127.0.0.1:10047 base.conf; then
+	pyrun term-ended term-ended inet:127.0.0.1:10047 "$lpid" "$T/term-ended.err" "$T/req/load.txt"
+	stop_checked term-ended -
 fi
-if start int inet:127.0.0.1:10048 base.conf; then
-	kill -INT "$lpid"
-	wait "$lpid"
-	lrc=$?
-	lpid=
-	[ "$lrc" = 0 ] && ok sigint-exit-0 || fail sigint-exit-0 "exit status $lrc" "$T/int.err"
+if start sigint inet:127.0.0.1:10048 base.conf; then
+	stop_checked sigint INT
 	if client refused inet:127.0.0.1:10048; then
 		ok sigint-closed
 	else

@@ -61,12 +61,8 @@ fi
 # config.h as "make" would make it, without writing into the tree
 [ -f config.h ] || cp config.def.h "$OUT/inc/config.h" || exit 1
 
-npass=0
-nfail=0
-fail() {
-	nfail=$((nfail + 1))
-	echo "FAIL fuzz/${1#fuzz_}: $2"
-}
+TNAME=fuzz
+. tests/lib.sh
 
 # per-target options: inputs large enough to pass the limits under test
 maxlen() {
@@ -83,7 +79,7 @@ for t in $TARGETS; do
 	work=$OUT/work/$t
 	if ! "$CC" -g -O1 $SAN $CPPFLAGS -I. -I"$OUT/inc" -o "$bin" "tests/fuzz/$t.c" -lcares \
 	    > "$OUT/$t.build.log" 2>&1; then
-		fail "$t" "build (see $OUT/$t.build.log)"
+		fail "${t#fuzz_}" "build (see $OUT/$t.build.log)"
 		continue
 	fi
 	rm -rf "$work"
@@ -99,7 +95,7 @@ for t in $TARGETS; do
 		fi
 	done
 	if [ -n "$bad" ]; then
-		fail "$t" "regression ($bad; see $work/regress.log)"
+		fail "${t#fuzz_}" "regression ($bad; see $work/regress.log)"
 		continue
 	fi
 	[ -d "tests/fuzz/corpus/$t" ] && cp "tests/fuzz/corpus/$t"/* "$work/corpus/" 2>/dev/null
@@ -116,15 +112,13 @@ for t in $TARGETS; do
 		kind=${kind%%-*}
 		[ -n "$art" ] || kind="exit $rc"
 		[ "$kind" = slow ] && kind=timeout
-		fail "$t" "$kind (${art:-see $work/log})"
+		fail "${t#fuzz_}" "$kind (${art:-see $work/log})"
 		continue
 	fi
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log" | tail -n 1)
 	last=$(grep -E '^#[0-9]+.*cov: [0-9]+' "$work/log" | tail -n 1)
 	cov=$(echo "$last" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
 	ft=$(echo "$last" | sed -n 's/.*ft: \([0-9]*\).*/\1/p')
-	npass=$((npass + 1))
-	echo "ok fuzz/${t#fuzz_}: ${execs:-?} execs, cov ${cov:-?}, ft ${ft:-?}"
+	ok "${t#fuzz_}: ${execs:-?} execs, cov ${cov:-?}, ft ${ft:-?}"
 done
-echo "$npass passed, $nfail failed"
-[ "$nfail" = 0 ]
+t_end
