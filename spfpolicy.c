@@ -203,6 +203,7 @@ static int dns_name(const unsigned char *, int, int *, char *);
 static int dns_rr(const unsigned char *, int, int *, char *, int *, unsigned *, int *);
 static const char *dns_chain(const unsigned char *, int, int, int, char *);
 static int dns_rdata(Answer *, const unsigned char *, int, int, int);
+static void dns_send(Query *);
 static void dns_parse(Query *, const unsigned char *, int);
 static void dns_deliver(Query *, int, const unsigned char *, int);
 static void dns_callback(void *, int, int, unsigned char *, int);
@@ -839,6 +840,19 @@ dns_rdata(Answer *a, const unsigned char *p, int plen, int rd, int rdlen)
 	return 0;
 }
 
+/* Send q, unless Lookup_Time is up: then it ends D_TEMP without a query. */
+static void
+dns_send(Query *q)
+{
+	if (now_ms() < q->deadline) {
+		DNS_SEND(q);
+		return;
+	}
+	q->done = 1;
+	q->ans->status = D_TEMP;
+	q->ans->err = "exceeded max query lookup time";
+}
+
 /*
  * Take from an answer the records of the asked type owned by the asked
  * name or, through CNAMEs in the same answer, by its alias target.  Other
@@ -887,13 +901,11 @@ dns_parse(Query *q, const unsigned char *p, int plen)
 		a->status = D_OK;
 	} else if (!strcasecmp(cur, q->name)) {
 		a->status = D_NODATA;
-	} else if (now_ms() >= q->deadline) {
-		a->err = "exceeded max query lookup time";
 	} else if (q->hops < max_cnames) {
 		strcpy(q->name, cur);	/* only the alias came: follow it */
 		q->hops++;
 		q->done = -1;	/* before: the callback may run right away */
-		DNS_SEND(q);
+		dns_send(q);
 	} else {
 		a->err = "CNAME chain too long";
 	}
@@ -1018,15 +1030,10 @@ dns_lookup_many(Check *c, char **names, int n, int type, Answer *ans)
 		}
 		strcpy(q[i].name, names[i]);
 		q[i].done = 0;
-		if ((e = cache_get(names[i], type))) {
+		if ((e = cache_get(names[i], type)))
 			dns_deliver(&q[i], e->status, e->pkt, e->len);
-		} else if (now_ms() >= deadline) {	/* time is up: no more queries */
-			q[i].done = 1;
-			ans[i].status = D_TEMP;
-			ans[i].err = "exceeded max query lookup time";
-		} else {
-			DNS_SEND(&q[i]);
-		}
+		else
+			dns_send(&q[i]);
 	}
 	dns_wait(q, n, deadline);
 	for (temp = 0, i = 0; i < n; i++)
