@@ -62,10 +62,11 @@ for t in $TARGETS; do
 		echo "FAIL fuzz/${t#fuzz_}: llvm-cov (see $OUT/$t.report)"
 		continue
 	}
-	total "${t#fuzz_}" "$(ls "$corpus" | wc -l)" "$OUT/$t.report"
+	n=$(ls "$corpus" | wc -l)
+	total "${t#fuzz_}" "$n" "$OUT/$t.report"
 	objs="$objs${objs:+ -object }$bin"
 	profs="$profs $OUT/$t.profraw"
-	nin=$((nin + $(ls "$corpus" | wc -l)))
+	nin=$((nin + n))
 done
 [ -n "$objs" ] || exit 0
 "$PROFDATA" merge -o "$OUT/all.profdata" $profs &&
