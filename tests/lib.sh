@@ -15,6 +15,8 @@
 #	relay NAME		a runner's output on stdin passed on, its
 #				ok/FAIL lines under TNAME/NAME and counted,
 #				its own tally left out
+#	t_since START [END]	seconds from START to END (default: now),
+#				both "date +%s.%N", to a tenth
 #	t_binary		BIN: $SPFPOLICY (default ./spfpolicy; a bare
 #				name not in the work tree is looked up in
 #				$PATH) as an absolute path; die unless it is
@@ -78,4 +80,8 @@ t_binary() {
 	esac
 	[ -f "$BIN" ] && [ -x "$BIN" ] ||
 		die "SPFPOLICY=$BIN is not an executable file" "" 1
+}
+
+t_since() {
+	awk -v a="$1" -v b="${2:-$(date +%s.%N)}" 'BEGIN { printf "%.1f", b - a }'
 }

@@ -740,10 +740,7 @@ def cmd_term_ended(spec, pid, errfile, reqfile):
     off = os.path.getsize(errfile)
     os.kill(pid, signal.SIGSTOP)
     c.close()
-    end = time.time() + 3
-    while time.time() < end and children(pid)[1] != kid:
-        time.sleep(0.02)
-    zombie = children(pid)[1] == kid
+    zombie = len(kid) == 1 and gone(kid[0], 3)  # none collects it now
     os.kill(pid, signal.SIGTERM)
     os.kill(pid, signal.SIGCONT)
     ok = gone(pid, 3)
@@ -1029,7 +1026,7 @@ if start term unix:"$T/term.sock" base.conf; then
 	t0=$(date +%s.%N)
 	pyrun term term unix:"$T/term.sock" "$lpid" "$T/term.err" "$T/req/load.txt" "$T/load.spawn" 10
 	stop_checked term -
-	echo "# term: $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s from start to exit"
+	echo "# term: $(t_since "$t0") s from start to exit"
 fi
 if start term-quick inet:127.0.0.1:10047 base.conf; then
 	pyrun term-quick term-quick inet:127.0.0.1:10047 "$lpid" "$T/req/load.txt" "$T/load.spawn"
@@ -1194,5 +1191,5 @@ else
 	ok syslog
 fi
 
-echo "# listener: $(awk -v a="$started_at" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+echo "# listener: $(t_since "$started_at") s"
 t_end

@@ -607,7 +607,7 @@ send $n 127.0.0.15 client.test user@temp.test alice@rcpt.test
 t1=$(date +%s.%N)
 if rejected $n alice@rcpt.test '4[0-9][0-9] 4\.7\.24 <alice@rcpt\.test>: Recipient address rejected: Message deferred due to: SPF Temporary Error: .*\. Please see http://www\.openspf\.net/Why\?s=mfrom;id=user@temp\.test;ip=127\.0\.0\.15;r=rcpt\.test$'; then
 	ok $n
-	echo "# note: temperror answered after $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s (Lookup_Time = 3)"
+	echo "# note: temperror answered after $(t_since "$t0" "$t1") s (Lookup_Time = 3)"
 fi
 
 n=null-sender
@@ -681,5 +681,5 @@ else
 	ok log
 fi
 
-echo "# postfix-e2e: $(awk -v a="$started_at" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+echo "# postfix-e2e: $(t_since "$started_at") s"
 t_end
