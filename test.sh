@@ -20,21 +20,11 @@ PY=/usr/bin/python3
 SPF_SUITE=${SPF_SUITE:-$ROOT/../shared/spf-suite/rfc7208-tests.yml}
 MAXSIZE=262144		# bytes: the static binary stays small
 
-npass=0
-nfail=0
+TNAME=
+. tests/lib.sh
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' INT TERM
-
-ok() {
-	npass=$((npass + 1))
-	echo "ok $1"
-}
-
-fail() {
-	nfail=$((nfail + 1))
-	echo "FAIL $1: $2"
-}
 
 skip() {
 	echo "skipped: $*"
@@ -165,6 +155,4 @@ section "real Postfix, end to end"
 runner postfix-e2e tests/postfix-e2e.sh
 runner postfix-e2e-listener tests/postfix-e2e.sh --listener
 
-echo "$npass passed, $nfail failed"
-[ "$nfail" = 0 ] && exit 0
-exit 1
+t_end

@@ -1,7 +1,8 @@
 # See LICENSE file for copyright and license details.
 #
 # lib.sh - the ok/FAIL lines and the tally of the test scripts, sourced
-# (POSIX sh) once TNAME is set: the prefix of their test names.
+# (POSIX sh) once TNAME is set: the prefix of their test names ("" for
+# none: test.sh).
 #
 #	ok NAME			"ok TNAME/NAME"
 #	fail NAME REASON [FILE]	"FAIL TNAME/NAME: REASON", then FILE's first
@@ -27,12 +28,12 @@ nfail=0
 
 ok() {
 	npass=$((npass + 1))
-	echo "ok $TNAME/$1"
+	echo "ok ${TNAME:+$TNAME/}$1"
 }
 
 fail() {
 	nfail=$((nfail + 1))
-	echo "FAIL $TNAME/$1: $2"
+	echo "FAIL ${TNAME:+$TNAME/}$1: $2"
 	if [ -n "${3:-}" ] && [ -s "$3" ]; then
 		sed -n '1,40s/^/    /p' "$3"
 	fi
