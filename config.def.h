@@ -40,8 +40,9 @@ static const Conf conf_default = {
 	.default_exp            = "SPF fail - not authorized",	/* Default_Explanation */
 	.why_url                = "http://www.openspf.net/Why?s={scope};id={identity};ip={ip};r={receiver}",
 	.receiver_domain        = "",		/* Receiver_Domain; empty: hostname */
-	.dns_timeout_ms         = 2000,		/* DNS_Timeout_ms, one try */
-	.dns_tries              = 3,		/* DNS_Tries */
+	.dns_timeout_ms         = 0,		/* DNS_Timeout_ms, one try;
+						   0: resolv.conf's timeout */
+	.dns_tries              = 0,		/* DNS_Tries; 0: resolv.conf's attempts */
 	.error_action           = "dunno",	/* Error_Action */
 	/* listener mode (-l) */
 	.listen_user            = "nobody",	/* Listen_User */
@@ -61,6 +62,10 @@ static const int max_cnames    = 10;	/* CNAME hops per lookup */
 #define MAX_PTR_NAMES	10		/* PTR names validated; more: ignored */
 
 /* resolver */
+static const int dns_timeout_default = 2000;	/* ms, first try, when neither the */
+static const int dns_tries_default   = 3;	/* config nor resolv.conf says */
+#define MAX_NS		16		/* name servers asked, in turn */
+#define DNS_QUERY_MAX	(12 + DNS_NAME_MAX + 4 + 11)	/* header, question, OPT */
 static const int edns_payload  = 1232;	/* bytes; larger answers go to TCP */
 static const unsigned dns_cache_max_ttl = 3600;	/* s; answers kept at most */
 #define DNS_CACHE_SIZE	64		/* answers kept per process */
@@ -72,7 +77,6 @@ static const unsigned dns_cache_max_ttl = 3600;	/* s; answers kept at most */
 #define MACRO_MAX	8192		/* macro expansion before 253-cut */
 #define EXP_MAX		400		/* explanation kept for a reply */
 #define ARENA_SIZE	(4 << 20)	/* per evaluation: records, answers */
-#define MAX_SOCKS	32		/* c-ares sockets polled at once */
 #define REPLY_MAX	(6 * LINE_MAX_LEN)	/* an action line: values + texts */
 #define INSTANCE_MAX	128		/* longer instance ids are not cached */
 #define ICACHE_SIZE	4		/* instances remembered (one is in use) */

@@ -30,6 +30,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <netdb.h>
@@ -47,7 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CARES_NO_DEPRECATED	/* ares_query is all 1.18 offers */
+#define CARES_NO_DEPRECATED	/* ares_get_servers_ports is all 1.18 offers */
 #include <ares.h>
 
 #include "spfpolicy.h"
@@ -59,7 +60,7 @@
 
 /* the one place a query leaves; the fuzzers put a fake DNS here */
 #ifndef DNS_SEND
-#define DNS_SEND(q)	ares_query(channel, (q)->name, 1 /* IN */, (q)->ans->type, dns_callback, (q))
+#define DNS_SEND(q)	dns_first(q)
 #endif
 
 /* configuration: limits used by the types below, and the defaults */
@@ -110,11 +111,31 @@ typedef struct {	/* a DNS answer kept for its TTL, as it came */
 
 typedef struct {	/* one query in flight */
 	Answer *ans;
+	const char *asked;	/* the name as given, before CNAMEs */
 	char name[DNS_NAME_MAX + 1];
 	int hops;		/* CNAME re-queries made */
 	int done;
 	long long deadline;	/* no query is sent after it */
+	/* on the wire: ours, so that every c-ares version sends and reads the same */
+	int fd;			/* -1: nothing open */
+	int tcp;		/* the answer was truncated: ask over TCP */
+	int edns;		/* the query carries an OPT RR */
+	int try;		/* sends so far, over all servers */
+	int status;		/* ARES_* of the last try that failed */
+	long long expires;	/* ms: this try gives up */
+	unsigned id;
+	int qlen;		/* the query, after pkt's two TCP length bytes */
+	unsigned char pkt[2 + DNS_QUERY_MAX];
+	int io;			/* TCP: bytes written, then read */
+	unsigned char rlen[2];	/* TCP: the answer's length */
+	unsigned char *rbuf;	/* TCP: the answer */
 } Query;
+
+typedef struct {	/* a fan-out that may stop at the first answer that matches */
+	const Addr *ip;		/* an address within cidr4/cidr6 of this */
+	int cidr4, cidr6;
+	const char *domain;	/* if set: and the name asked under this domain */
+} Want;
 
 typedef struct {	/* one parsed term, pointing into its record */
 	int mech;
@@ -197,8 +218,19 @@ static unsigned cache_hash(const char *);
 static CacheEntry *cache_get(const char *, int);
 static void cache_put(const char *, int, int, const unsigned char *, int);
 
-static void dns_sockstate(void *, ares_socket_t, int, int);
+static void dns_optval(const char *, const char *, int, int *);
+static int dns_sysopt(const char *, int);
 static int dns_init(const Conf *);
+static unsigned dns_rand(void);
+static int dns_encode(Query *);
+static void dns_first(Query *);
+static void dns_start(Query *);
+static void dns_next(Query *, int);
+static void dns_close(Query *);
+static int dns_sameq(const Query *, const unsigned char *, int);
+static int dns_answer(Query *, const unsigned char *, int);
+static void dns_udp(Query *);
+static void dns_tcp(Query *, int);
 static int dns_name(const unsigned char *, int, int *, char *);
 static int dns_rr(const unsigned char *, int, int *, char *, int *, unsigned *, int *);
 static const char *dns_chain(const unsigned char *, int, int, int, char *);
@@ -207,8 +239,9 @@ static void dns_send(Query *);
 static void dns_parse(Query *, const unsigned char *, int);
 static void dns_deliver(Query *, int, const unsigned char *, int);
 static void dns_callback(void *, int, int, unsigned char *, int);
-static void dns_wait(Query *, int, long long);
-static int dns_lookup_many(Check *, char **, int, int, Answer *);
+static int dns_enough(const Want *, const Query *);
+static void dns_wait(Query *, int, long long, const Want *);
+static int dns_lookup_many(Check *, char **, int, int, Answer *, const Want *);
 static int dns_lookup(Check *, const char *, int, Answer *);
 
 static int spf_domain_ok(const char *);
@@ -225,7 +258,7 @@ static int spf_target(Check *, const char *, size_t, const char *, char *);
 static int spf_count(Check *);
 static int spf_void(Check *);
 static int spf_addr_match(Check *, const Answer *, int, int);
-static int spf_ptrnames(Check *);
+static int spf_ptrnames(Check *, const char *);
 static int spf_subdomain(const char *, const char *);
 static int spf_validated(Check *, const char *, char *, size_t);
 static int spf_addrs(Check *, char **, int, int, int);
@@ -298,9 +331,13 @@ static int mode_query(const Conf *, const char *, const char *, const char *);
 static void usage(void);
 
 /* variables */
-static ares_channel channel;
-static struct pollfd pfd[MAX_SOCKS];
-static int npfd;
+static struct {		/* the name servers, from c-ares: resolv.conf or Nameservers */
+	struct sockaddr_storage sa;
+	socklen_t len;
+} ns[MAX_NS];
+static int nns;
+static int ns_timeout_ms, ns_tries;
+static unsigned long long rng;	/* query IDs */
 static char arena[ARENA_SIZE];	/* untouched pages cost no memory */
 static size_t arena_used;
 static CacheEntry dcache[DNS_CACHE_SIZE];
@@ -647,65 +684,126 @@ cache_put(const char *name, int type, int status, const unsigned char *p, int pl
 
 /* dns */
 
-/* c-ares tells which sockets to watch; keep pfd[] in step with it. */
+/*
+ * In s (an "options" line or RES_OPTIONS), the last value of key
+ * ("timeout:", "attempts:") into *v, capped at max as the C library does.
+ */
 static void
-dns_sockstate(void *data, ares_socket_t fd, int readable, int writable)
+dns_optval(const char *s, const char *key, int max, int *v)
 {
-	int i;
+	size_t k = strlen(key), n;
+	char val[16];
+	long l;
 
-	(void)data;
-	for (i = 0; i < npfd && pfd[i].fd != fd; i++)
-		;
-	if (!readable && !writable) {
-		if (i < npfd)
-			pfd[i] = pfd[--npfd];
-		return;
+	for (; *s; s += n) {
+		s += strspn(s, " \t\r\n");
+		n = strcspn(s, " \t\r\n");
+		if (n <= k || n - k >= sizeof(val) || strncmp(s, key, k))
+			continue;
+		memcpy(val, s + k, n - k);
+		val[n - k] = '\0';
+		if (!num(val, 0, 1000000, &l))
+			*v = MIN(l, max);
 	}
-	if (i == npfd) {
-		if (npfd == MAX_SOCKS)
-			return;	/* unwatched: its query times out */
-		npfd++;
-	}
-	pfd[i].fd = fd;
-	pfd[i].events = (readable ? POLLIN : 0) | (writable ? POLLOUT : 0);
-	pfd[i].revents = 0;
 }
 
-/* Returns 0, or -1 when the channel or the nameservers cannot be set up. */
+/*
+ * timeout: (s) and attempts: as resolv.conf(5) has them: its options
+ * lines, then RES_OPTIONS.  Read here, not by c-ares: 1.18 knows only its
+ * own retrans: and retry:, and the versions' defaults differ.  Returns
+ * the value, or -1 when neither sets it.
+ */
+static int
+dns_sysopt(const char *key, int max)
+{
+	char line[512], *p;
+	FILE *fp;
+	int v = -1;
+
+	if ((fp = fopen("/etc/resolv.conf", "r"))) {
+		while (fgets(line, sizeof(line), fp))
+			if (!strncmp(line, "options", 7) && isspace((unsigned char)line[7]))
+				dns_optval(line + 7, key, max, &v);
+		fclose(fp);
+	}
+	if ((p = getenv("RES_OPTIONS")))
+		dns_optval(p, key, max, &v);
+	return v;
+}
+
+/*
+ * The name servers from c-ares, as it reads resolv.conf (or Nameservers).
+ * Timeout and tries: the keys DNS_Timeout_ms and DNS_Tries, else
+ * resolv.conf's options, else ours.  Returns 0, or -1 when there is no
+ * usable name server.
+ */
 static int
 dns_init(const Conf *cf)
 {
 	struct ares_options o;
-	int mask, r;
+	struct ares_addr_port_node *list = NULL, *s;
+	ares_channel ch;
+	int r, fd, v;
 
-	if (channel)
-		ares_destroy(channel);
-	channel = NULL;
-	npfd = 0;
+	nns = 0;
 	if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
 		return -1;
 	memset(&o, 0, sizeof(o));
-	o.flags = ARES_FLAG_EDNS | ARES_FLAG_NOSEARCH;	/* replaces defaults */
-	o.timeout = cf->dns_timeout_ms;
-	o.tries = cf->dns_tries;
-	o.ednspsz = edns_payload;
-	o.sock_state_cb = dns_sockstate;
-	mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
-	       ARES_OPT_EDNSPSZ | ARES_OPT_SOCK_STATE_CB;
-#ifdef ARES_OPT_QUERY_CACHE	/* 1.23+: we keep our own, bounded cache */
-	o.qcache_max_ttl = 0;
-	mask |= ARES_OPT_QUERY_CACHE;
-#endif
-	if ((r = ares_init_options(&channel, &o, mask)) != ARES_SUCCESS) {
+	o.flags = ARES_FLAG_NOSEARCH;
+	if ((r = ares_init_options(&ch, &o, ARES_OPT_FLAGS)) != ARES_SUCCESS) {
 		logmsg(LOG_ERR, "c-ares: %s", ares_strerror(r));
 		return -1;
 	}
-	if (*cf->nameservers &&
-	    (r = ares_set_servers_ports_csv(channel, cf->nameservers)) != ARES_SUCCESS) {
+	if (*cf->nameservers && (r = ares_set_servers_ports_csv(ch, cf->nameservers)) != ARES_SUCCESS)
 		logmsg(LOG_ERR, "Nameservers \"%s\": %s", cf->nameservers, ares_strerror(r));
-		return -1;
+	else
+		r = ares_get_servers_ports(ch, &list);
+	ns_timeout_ms = cf->dns_timeout_ms ? cf->dns_timeout_ms :
+	                (v = dns_sysopt("timeout:", 30)) > 0 ? v * 1000 : dns_timeout_default;
+	ns_tries = cf->dns_tries ? cf->dns_tries :
+	           (v = dns_sysopt("attempts:", 5)) > 0 ? v : dns_tries_default;
+	for (s = list; s && nns < MAX_NS; s = s->next) {
+		struct sockaddr_in *v4 = (struct sockaddr_in *)&ns[nns].sa;
+		struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ns[nns].sa;
+
+		memset(&ns[nns], 0, sizeof(ns[nns]));
+		if (s->family == AF_INET) {
+			v4->sin_family = AF_INET;
+			v4->sin_port = htons(s->udp_port ? s->udp_port : 53);
+			memcpy(&v4->sin_addr, &s->addr.addr4, 4);
+			ns[nns++].len = sizeof(*v4);
+		} else if (s->family == AF_INET6) {
+			v6->sin6_family = AF_INET6;
+			v6->sin6_port = htons(s->udp_port ? s->udp_port : 53);
+			memcpy(&v6->sin6_addr, &s->addr.addr6, 16);
+			ns[nns++].len = sizeof(*v6);
+		}
 	}
-	return 0;
+	ares_free_data(list);
+	ares_destroy(ch);
+	if (r == ARES_SUCCESS && !nns)
+		logmsg(LOG_ERR, "no name server to ask");
+	/* query IDs: unpredictable where /dev/urandom is, distinct anyway */
+	rng = (unsigned long long)now_ms() << 20 ^ (unsigned long long)getpid() ^ (size_t)&o;
+	if ((fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) >= 0) {
+		unsigned long long seed = 0;
+
+		if (read(fd, &seed, sizeof(seed)) == sizeof(seed))
+			rng ^= seed;
+		close(fd);
+	}
+	rng |= 1;
+	return r == ARES_SUCCESS && nns ? 0 : -1;
+}
+
+/* xorshift64: 16 bits for a query ID */
+static unsigned
+dns_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng >> 32 & 0xffff;
 }
 
 /*
@@ -840,6 +938,229 @@ dns_rdata(Answer *a, const unsigned char *p, int plen, int rd, int rdlen)
 	return 0;
 }
 
+/*
+ * Encode q's query into q->pkt: the two TCP length bytes, then a header
+ * with a fresh ID and RD, one question and, when q->edns, an OPT RR
+ * (RFC 6891) offering edns_payload bytes.  Labels go out byte for byte,
+ * whatever they hold: c-ares 1.34 would validate or re-escape a name it
+ * encodes, 1.18 would read backslashes as escapes.  Returns -1 for a name
+ * that has an empty or over-long label.
+ */
+static int
+dns_encode(Query *q)
+{
+	unsigned char *p = q->pkt + 2;
+	const char *s, *dot;
+	int n = 12, l;
+
+	q->id = dns_rand();
+	memset(p, 0, 12);
+	p[0] = q->id >> 8;
+	p[1] = q->id & 0xff;
+	p[2] = 0x01;			/* RD */
+	p[5] = 1;			/* QDCOUNT */
+	p[11] = q->edns ? 1 : 0;	/* ARCOUNT */
+	for (s = q->name; *s; s = *dot ? dot + 1 : dot) {
+		if (!(dot = strchr(s, '.')))
+			dot = s + strlen(s);
+		if ((l = dot - s) < 1 || l > LABEL_MAX || n + 1 + l > 12 + DNS_NAME_MAX - 1)
+			return -1;
+		p[n++] = l;
+		memcpy(p + n, s, l);
+		n += l;
+	}
+	p[n++] = 0;
+	p[n++] = q->ans->type >> 8;
+	p[n++] = q->ans->type & 0xff;
+	p[n++] = 0;
+	p[n++] = 1;			/* IN */
+	if (q->edns) {			/* root, OPT, payload size, no flags */
+		memset(p + n, 0, 11);
+		p[n + 2] = 41;
+		p[n + 3] = edns_payload >> 8;
+		p[n + 4] = edns_payload & 0xff;
+		n += 11;
+	}
+	q->pkt[0] = n >> 8;
+	q->pkt[1] = n & 0xff;
+	return q->qlen = n;
+}
+
+/* DNS_SEND: the first try, to the first server, over UDP with EDNS. */
+static void
+dns_first(Query *q)
+{
+	q->fd = -1;
+	q->tcp = 0;
+	q->edns = 1;
+	q->try = 0;
+	q->status = ARES_ETIMEOUT;
+	dns_start(q);
+}
+
+/*
+ * Send q's try q->try to server q->try % nns; the timeout doubles with
+ * each round through the servers, as in c-ares and the C library.  When
+ * no try is left, q ends with the status of the last one.
+ */
+static void
+dns_start(Query *q)
+{
+	const int type = q->tcp ? SOCK_STREAM : SOCK_DGRAM;
+	int i;
+
+	for (; q->try < ns_tries * nns; q->try++) {
+		i = q->try % nns;
+		q->io = 0;
+		q->rbuf = NULL;
+		q->expires = now_ms() + ((long long)ns_timeout_ms << (q->try / nns));
+		if (dns_encode(q) < 0) {
+			q->status = ARES_EBADNAME;
+			break;
+		}
+		q->fd = socket(ns[i].sa.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (q->fd >= 0 && (!connect(q->fd, (struct sockaddr *)&ns[i].sa, ns[i].len) ||
+		                   (q->tcp && errno == EINPROGRESS)) &&
+		    (q->tcp || send(q->fd, q->pkt + 2, q->qlen, 0) == q->qlen))
+			return;
+		q->status = ARES_ECONNREFUSED;
+		dns_close(q);
+	}
+	dns_callback(q, q->status, 0, NULL, 0);
+}
+
+/* This try failed with status: on to the next server. */
+static void
+dns_next(Query *q, int status)
+{
+	dns_close(q);
+	q->status = status;
+	q->try++;
+	dns_start(q);
+}
+
+static void
+dns_close(Query *q)
+{
+	if (q->fd >= 0)
+		close(q->fd);
+	q->fd = -1;
+}
+
+/* Whether the answer p echoes q's ID and question (any case). */
+static int
+dns_sameq(const Query *q, const unsigned char *p, int plen)
+{
+	const unsigned char *a = q->pkt + 2;
+	int i, end = q->qlen - (q->edns ? 11 : 0);
+
+	if (plen < end || p[0] != a[0] || p[1] != a[1] || !(p[2] & 0x80) ||
+	    p[4] != 0 || p[5] != 1)
+		return 0;
+	for (i = 12; i < end; i++)	/* label lengths are < 'A': unchanged */
+		if (tolower(p[i]) != tolower(a[i]))
+			return 0;
+	return 1;
+}
+
+/*
+ * An answer arrived for q: returns 0 when it is not q's (left unread, as
+ * c-ares does: a forged or late one must not end the query), else acts
+ * on it: again without EDNS after FORMERR (RFC 6891 7), over TCP when
+ * truncated, the next server after SERVFAIL, NOTIMP or REFUSED, or hands
+ * it on with the status ares_query() gave for its RCODE.
+ */
+static int
+dns_answer(Query *q, const unsigned char *p, int plen)
+{
+	static const int rcode_status[] = {
+		ARES_SUCCESS, ARES_EFORMERR, ARES_ESERVFAIL, ARES_ENOTFOUND,
+		ARES_ENOTIMP, ARES_EREFUSED,
+	};
+	int rcode, status;
+
+	if (!dns_sameq(q, p, plen))
+		return 0;
+	rcode = p[3] & 0x0f;
+	status = rcode < (int)LEN(rcode_status) ? rcode_status[rcode] : ARES_EBADRESP;
+	if (rcode == 1 && q->edns) {
+		q->edns = 0;
+		dns_close(q);
+		dns_start(q);
+	} else if (!q->tcp && ((p[2] & 0x02) || plen > (q->edns ? edns_payload : 512))) {
+		q->tcp = 1;
+		dns_close(q);
+		dns_start(q);
+	} else if (rcode == 2 || rcode == 4 || rcode == 5) {
+		dns_next(q, status);
+	} else {
+		dns_close(q);
+		if (!rcode && !(p[6] | p[7]))
+			status = ARES_ENODATA;
+		dns_callback(q, status, 0, (unsigned char *)p, plen);
+	}
+	return 1;
+}
+
+/* Read q's UDP socket: datagrams that are not its answer are dropped. */
+static void
+dns_udp(Query *q)
+{
+	static unsigned char buf[65536];
+	ssize_t n;
+
+	while ((n = recv(q->fd, buf, sizeof(buf), 0)) >= 0)
+		if (dns_answer(q, buf, n))
+			return;
+	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		dns_next(q, ARES_ECONNREFUSED);	/* ICMP unreachable */
+}
+
+/* q's TCP connection is ready: write the query, then read the answer. */
+static void
+dns_tcp(Query *q, int revents)
+{
+	int wlen = 2 + q->qlen, len, r;
+	unsigned char *dst;
+
+	if (revents & (POLLERR | POLLNVAL) && !(revents & POLLIN)) {
+		dns_next(q, ARES_ECONNREFUSED);
+		return;
+	}
+	if (q->io < wlen) {
+		if ((r = write(q->fd, q->pkt + q->io, wlen - q->io)) < 0 && errno != EAGAIN)
+			dns_next(q, ARES_ECONNREFUSED);
+		else if (r > 0)
+			q->io += r;
+		return;
+	}
+	len = q->rlen[0] << 8 | q->rlen[1];
+	if (q->io < wlen + 2) {
+		dst = q->rlen + (q->io - wlen);
+		len = wlen + 2 - q->io;
+	} else {
+		if (!q->rbuf && !(q->rbuf = aalloc(len))) {
+			dns_close(q);
+			dns_callback(q, ARES_ENOMEM, 0, NULL, 0);
+			return;
+		}
+		dst = q->rbuf + (q->io - wlen - 2);
+		len -= q->io - wlen - 2;
+	}
+	if ((r = read(q->fd, dst, len)) < 0 && errno == EAGAIN)
+		return;
+	if (r <= 0) {		/* closed before the whole answer */
+		dns_next(q, ARES_ECONNREFUSED);
+		return;
+	}
+	q->io += r;
+	len = q->rlen[0] << 8 | q->rlen[1];
+	if (q->io == wlen + 2 && !len)
+		dns_next(q, ARES_EBADRESP);
+	else if (q->io == wlen + 2 + len && q->io > wlen + 2 && !dns_answer(q, q->rbuf, len))
+		dns_next(q, ARES_EBADRESP);
+}
+
 /* Send q, unless Lookup_Time is up: then it ends D_TEMP without a query. */
 static void
 dns_send(Query *q)
@@ -950,49 +1271,69 @@ dns_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	dns_deliver(q, status, abuf, alen);
 }
 
-/* Drive c-ares until every query is done or the deadline passes. */
-static void
-dns_wait(Query *q, int n, long long deadline)
+/* Whether q's answer is enough for w: an address that matches, under w's domain. */
+static int
+dns_enough(const Want *w, const Query *q)
 {
-	struct timeval max, tv, *tvp;
-	ares_socket_t rfd[MAX_SOCKS], wfd[MAX_SOCKS];
-	long long left;
-	int i, k, busy, nready, ms;
+	const Answer *a = q->ans;
+	int i;
 
-	for (;;) {
-		for (busy = 0, i = 0; i < n; i++)
-			busy |= !q[i].done;
-		if (!busy)
-			return;
-		if ((left = deadline - now_ms()) <= 0)
-			break;
-		max.tv_sec = left / 1000;
-		max.tv_usec = left % 1000 * 1000;
-		tvp = ares_timeout(channel, &max, &tv);
-		ms = tvp->tv_sec * 1000 + (tvp->tv_usec + 999) / 1000;
-		if ((nready = poll(pfd, npfd, ms)) < 0 && errno != EINTR)
-			break;
-		if (nready <= 0) {
-			ares_process_fd(channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-			continue;
-		}
-		/* callbacks change pfd[]: take the ready sockets out first */
-		for (k = 0, i = 0; i < npfd; i++) {
-			if (!pfd[i].revents)
+	if (!w || q->done != 1 || a->status != D_OK ||
+	    (w->domain && !spf_subdomain(q->asked, w->domain)))
+		return 0;
+	for (i = 0; i < a->n; i++)
+		if (addr_inprefix(a->ip[i], w->ip->b, w->ip->v6 ? w->cidr6 : w->cidr4))
+			return 1;
+	return 0;
+}
+
+/*
+ * Drive the queries until every one is done, one is enough for w (the
+ * rest are not waited for), or the deadline passes.
+ */
+static void
+dns_wait(Query *q, int n, long long deadline, const Want *w)
+{
+	struct pollfd *p;
+	long long now, next;
+	int *qi, i, k, stop = 0;
+
+	p = aalloc(n * sizeof(*p));
+	qi = aalloc(n * sizeof(*qi));
+	while (p && qi && !stop) {
+		now = now_ms();
+		for (next = deadline, k = i = 0; i < n; i++) {
+			if (!q[i].done && q[i].fd >= 0 && now >= q[i].expires)
+				dns_next(&q[i], ARES_ETIMEOUT);
+			stop |= dns_enough(w, &q[i]);
+			if (q[i].done || q[i].fd < 0)
 				continue;
-			rfd[k] = pfd[i].revents & (POLLIN | POLLERR | POLLHUP) ? pfd[i].fd : ARES_SOCKET_BAD;
-			wfd[k++] = pfd[i].revents & POLLOUT ? pfd[i].fd : ARES_SOCKET_BAD;
+			next = MIN(next, q[i].expires);
+			p[k].fd = q[i].fd;
+			p[k].events = q[i].tcp && q[i].io < 2 + q[i].qlen ? POLLOUT : POLLIN;
+			qi[k++] = i;
 		}
-		for (i = 0; i < k; i++)
-			ares_process_fd(channel, rfd[i], wfd[i]);
+		if (!k || stop || now >= deadline)
+			break;
+		if (poll(p, k, MAX(next - now, 0)) < 0 && errno != EINTR)
+			break;
+		for (i = 0; i < k; i++) {
+			if (!p[i].revents || q[qi[i]].fd != p[i].fd)
+				continue;
+			if (q[qi[i]].tcp)
+				dns_tcp(&q[qi[i]], p[i].revents);
+			else
+				dns_udp(&q[qi[i]]);
+		}
 	}
-	ares_cancel(channel);	/* each callback: D_TEMP */
 	for (i = 0; i < n; i++) {
-		if (q[i].done)
+		if (q[i].done == 1)
 			continue;
+		dns_close(&q[i]);
 		q[i].done = 1;
 		q[i].ans->status = D_TEMP;
-		q[i].ans->err = "exceeded max query lookup time";
+		q[i].ans->err = stop ? "not waited for: another answer matched" :
+		                "exceeded max query lookup time";
 	}
 }
 
@@ -1002,12 +1343,12 @@ dns_wait(Query *q, int n, long long deadline)
  * answers that are D_TEMP.
  */
 static int
-dns_lookup_many(Check *c, char **names, int n, int type, Answer *ans)
+dns_lookup_many(Check *c, char **names, int n, int type, Answer *ans, const Want *w)
 {
 	CacheEntry *e;
 	Query *q;
 	long long deadline;
-	int i, temp;
+	int i, temp, enough = 0;
 
 	if (!(q = aalloc(n * sizeof(*q)))) {
 		for (i = 0; i < n; i++) {
@@ -1021,8 +1362,10 @@ dns_lookup_many(Check *c, char **names, int n, int type, Answer *ans)
 		memset(&ans[i], 0, sizeof(ans[i]));
 		ans[i].type = type;
 		q[i].ans = &ans[i];
+		q[i].asked = names[i];
 		q[i].hops = 0;
 		q[i].done = 1;
+		q[i].fd = -1;
 		q[i].deadline = deadline;
 		if (!spf_domain_ok(names[i])) {
 			ans[i].status = D_NXDOMAIN;
@@ -1030,12 +1373,15 @@ dns_lookup_many(Check *c, char **names, int n, int type, Answer *ans)
 		}
 		strcpy(q[i].name, names[i]);
 		q[i].done = 0;
+		if (enough)	/* dns_wait ends it unasked */
+			continue;
 		if ((e = cache_get(names[i], type)))
 			dns_deliver(&q[i], e->status, e->pkt, e->len);
 		else
 			dns_send(&q[i]);
+		enough = dns_enough(w, &q[i]);
 	}
-	dns_wait(q, n, deadline);
+	dns_wait(q, n, deadline, w);
 	for (temp = 0, i = 0; i < n; i++)
 		temp += ans[i].status == D_TEMP;
 	return temp;
@@ -1047,7 +1393,7 @@ dns_lookup(Check *c, const char *name, int type, Answer *ans)
 {
 	char *n = (char *)name;
 
-	dns_lookup_many(c, &n, 1, type, ans);
+	dns_lookup_many(c, &n, 1, type, ans, NULL);
 	return ans->status;
 }
 
@@ -1492,16 +1838,19 @@ spf_addr_match(Check *c, const Answer *a, int cidr4, int cidr6)
  * Looks up the PTR names (the first MAX_PTR_NAMES), then their addresses,
  * concurrently; once per check, as pyspf: "ptr" and %{p} may ask again
  * and again, and with a TTL of 0 each time would be up to eleven queries
- * that count against no limit.  Returns how many names validated, -1
- * when the PTR lookup failed, -2 when it was void.
+ * that count against no limit.  With a domain ("ptr:domain"), the first
+ * name under it that validates ends the wait; the list is then partial
+ * and not kept.  Returns how many names validated, -1 when the PTR
+ * lookup failed, -2 when it was void.
  */
 static int
-spf_ptrnames(Check *c)
+spf_ptrnames(Check *c, const char *domain)
 {
+	Want w = { &c->ip, 32, 128, domain };
 	Answer ptr, *addr;
 	char rev[80];
 	size_t mark = arena_used;
-	int i, n;
+	int i, n, temp;
 
 	if (c->ptrdone)
 		return c->nptr;
@@ -1514,10 +1863,11 @@ spf_ptrnames(Check *c)
 	} else if (!(addr = aalloc((n = MIN(ptr.n, MAX_PTR_NAMES)) * sizeof(*addr)))) {
 		c->nptr = -1;
 	} else {
-		dns_lookup_many(c, ptr.s, n, c->ip.v6 ? T_AAAA : T_A, addr);
+		temp = dns_lookup_many(c, ptr.s, n, c->ip.v6 ? T_AAAA : T_A, addr, domain ? &w : NULL);
 		for (c->nptr = i = 0; i < n; i++)	/* 5.5: lookup errors skip the name */
 			if (spf_addr_match(c, &addr[i], 32, 128))
 				snprintf(c->ptr[c->nptr++], sizeof(c->ptr[0]), "%s", ptr.s[i]);
+		c->ptrdone = !temp || !domain;
 	}
 	arena_used = mark;
 	return c->nptr;
@@ -1544,7 +1894,7 @@ spf_validated(Check *c, const char *domain, char *val, size_t size)
 	const char *best = NULL;
 	int i, n;
 
-	n = spf_ptrnames(c);
+	n = spf_ptrnames(c, NULL);
 	for (i = 0; !best && i < n; i++)
 		if (!strcasecmp(c->ptr[i], domain))
 			best = c->ptr[i];
@@ -1564,12 +1914,13 @@ spf_validated(Check *c, const char *domain, char *val, size_t size)
 static int
 spf_addrs(Check *c, char **names, int n, int cidr4, int cidr6)
 {
+	Want w = { &c->ip, cidr4, cidr6, NULL };
 	Answer *a;
 	int i, voids = 0;
 
 	if (!(a = aalloc(n * sizeof(*a))))
 		return ERR_TEMP;
-	dns_lookup_many(c, names, n, c->ip.v6 ? T_AAAA : T_A, a);
+	dns_lookup_many(c, names, n, c->ip.v6 ? T_AAAA : T_A, a, &w);
 	for (i = 0; i < n; i++)
 		if (spf_addr_match(c, &a[i], cidr4, cidr6))
 			return MATCH;
@@ -1635,7 +1986,7 @@ spf_mech(Check *c, const Term *t, const char *domain, int depth)
 				a.s[n++] = a.s[i];
 		return n ? spf_addrs(c, a.s, n, t->cidr4, t->cidr6) : NOMATCH;
 	case M_PTR:	/* 5.5: a failed PTR lookup is no match */
-		if ((n = spf_ptrnames(c)) == -2)
+		if ((n = spf_ptrnames(c, target)) == -2)
 			return spf_void(c) ? ERR_PERM : NOMATCH;
 		for (i = 0; i < n; i++)
 			if (spf_subdomain(c->ptr[i], target))
@@ -1931,8 +2282,8 @@ static const struct {	/* the range of each integer key */
 } conf_ranges[] = {
 	{ "debugLevel", -1, 5 }, { "TestOnly", INT_MIN, INT_MAX },
 	{ "Lookup_Time", 0, 3600 }, { "Whitelist_Lookup_Time", 0, 3600 },
-	{ "Void_Limit", 0, 1000 }, { "DNS_Timeout_ms", 1, 60000 },
-	{ "DNS_Tries", 1, 10 }, { "Max_Connections", 1, MAX_CONN_LIMIT },
+	{ "Void_Limit", 0, 1000 }, { "DNS_Timeout_ms", 0, 60000 },
+	{ "DNS_Tries", 0, 10 }, { "Max_Connections", 1, MAX_CONN_LIMIT },
 	{ "Idle_Timeout", 0, 86400 },
 };
 
@@ -2612,7 +2963,7 @@ pol_ptr_listed(const Conf *cf, const Addr *ip)
 	c.ip = *ip;
 	arena_used = 0;
 	c.deadline = wl_deadline(cf);
-	n = spf_ptrnames(&c);
+	n = spf_ptrnames(&c, NULL);
 	for (i = 0; i < n; i++)
 		if (pol_indomains(cf->domain_whitelist_ptr, c.ptr[i]))
 			return 1;
