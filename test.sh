@@ -138,6 +138,9 @@ fi
 section "DNS fault matrix"
 runner faults env SPFPOLICY="$BIN" sh tests/faults.sh
 
+section "resolver timeouts from resolv.conf"
+runner resolvconf env SPFPOLICY="$BIN" tests/resolvconf.sh
+
 section "protocol abuse"
 runner abuse env SPFPOLICY="$BIN" sh tests/abuse.sh
 
