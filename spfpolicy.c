@@ -135,7 +135,7 @@ typedef struct {	/* a fan-out that may stop at the first answer that matches */
 	const Addr *ip;		/* an address within cidr4/cidr6 of this */
 	int cidr4, cidr6;
 	const char *domain;	/* if set: and the name asked under this domain */
-} Want;
+} Enough;
 
 typedef struct {	/* one parsed term, pointing into its record */
 	int mech;
@@ -239,9 +239,9 @@ static void dns_send(Query *);
 static void dns_parse(Query *, const unsigned char *, int);
 static void dns_deliver(Query *, int, const unsigned char *, int);
 static void dns_callback(void *, int, int, unsigned char *, int);
-static int dns_enough(const Want *, const Query *);
-static void dns_wait(Query *, int, long long, const Want *);
-static int dns_lookup_many(Check *, char **, int, int, Answer *, const Want *);
+static int dns_enough(const Enough *, const Query *);
+static void dns_wait(Query *, int, long long, const Enough *);
+static int dns_lookup_many(Check *, char **, int, int, Answer *, const Enough *);
 static int dns_lookup(Check *, const char *, int, Answer *);
 
 static int spf_domain_ok(const char *);
@@ -342,7 +342,8 @@ static char arena[ARENA_SIZE];	/* untouched pages cost no memory */
 static size_t arena_used;
 static CacheEntry dcache[DNS_CACHE_SIZE];
 static int dcache_next;
-static int log_stderr;
+static int log_stderr;		/* -q, -t, -d, or a terminal on stderr */
+static int log_syslog;		/* spawn and listener modes */
 static int idle_ms;		/* listener: close a silent connection */
 static int ns_override;		/* -n given: config reloads keep it */
 static char receiver_host[256] = "unknown";	/* %{r} */
@@ -390,20 +391,24 @@ logmsg(int prio, const char *fmt, ...)
 {
 	va_list ap;
 
-	va_start(ap, fmt);
 	if (log_stderr) {	/* one write a line: children share the stderr */
 		char buf[LOG_LINE_MAX];
-		int len = vsnprintf(buf, sizeof(buf), fmt, ap);
+		int len;
 
+		va_start(ap, fmt);
+		len = vsnprintf(buf, sizeof(buf), fmt, ap);
+		va_end(ap);
 		len = len < 0 ? 0 : MIN(len, (int)sizeof(buf) - 1);
 		buf[len++] = '\n';
 		if (write(2, buf, len) < 0) {
 			/* nowhere left to say so */
 		}
-	} else {
-		vsyslog(prio, fmt, ap);
 	}
-	va_end(ap);
+	if (log_syslog) {
+		va_start(ap, fmt);
+		vsyslog(prio, fmt, ap);
+		va_end(ap);
+	}
 }
 
 /* For start-up and impossible states only: never for what a stranger sent. */
@@ -1273,7 +1278,7 @@ dns_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 
 /* Whether q's answer is enough for w: an address that matches, under w's domain. */
 static int
-dns_enough(const Want *w, const Query *q)
+dns_enough(const Enough *w, const Query *q)
 {
 	const Answer *a = q->ans;
 	int i;
@@ -1292,7 +1297,7 @@ dns_enough(const Want *w, const Query *q)
  * rest are not waited for), or the deadline passes.
  */
 static void
-dns_wait(Query *q, int n, long long deadline, const Want *w)
+dns_wait(Query *q, int n, long long deadline, const Enough *w)
 {
 	struct pollfd *p;
 	long long now, next;
@@ -1343,7 +1348,7 @@ dns_wait(Query *q, int n, long long deadline, const Want *w)
  * answers that are D_TEMP.
  */
 static int
-dns_lookup_many(Check *c, char **names, int n, int type, Answer *ans, const Want *w)
+dns_lookup_many(Check *c, char **names, int n, int type, Answer *ans, const Enough *w)
 {
 	CacheEntry *e;
 	Query *q;
@@ -1846,7 +1851,7 @@ spf_addr_match(Check *c, const Answer *a, int cidr4, int cidr6)
 static int
 spf_ptrnames(Check *c, const char *domain)
 {
-	Want w = { &c->ip, 32, 128, domain };
+	Enough w = { &c->ip, 32, 128, domain };
 	Answer ptr, *addr;
 	char rev[80];
 	size_t mark = arena_used;
@@ -1914,7 +1919,7 @@ spf_validated(Check *c, const char *domain, char *val, size_t size)
 static int
 spf_addrs(Check *c, char **names, int n, int cidr4, int cidr6)
 {
-	Want w = { &c->ip, cidr4, cidr6, NULL };
+	Enough w = { &c->ip, cidr4, cidr6, NULL };
 	Answer *a;
 	int i, voids = 0;
 
@@ -3800,6 +3805,7 @@ main(int argc, char *argv[])
 			if ((log_stderr = isatty(2)))
 				usage();
 			openlog(ident, LOG_PID, LOG_MAIL);
+			log_syslog = 1;
 			logmsg(LOG_ERR, "usage: unknown option -%c", optopt);
 			return 64;
 		}
@@ -3812,9 +3818,9 @@ main(int argc, char *argv[])
 			conffile = argv[0];
 		else if (check || argc != 3)
 			usage();
-	} else {
-		if (!log_stderr || !listen)
-			log_stderr = 0;
+	} else {	/* under Postfix stderr is the socket; by hand, a terminal */
+		log_syslog = !(log_stderr && listen);	/* -d: stderr only */
+		log_stderr = !log_syslog || isatty(2);
 		openlog(ident, LOG_PID, LOG_MAIL);
 		conffile = argc > 0 ? argv[0] : default_config;
 	}
@@ -3838,7 +3844,9 @@ main(int argc, char *argv[])
 		return mode_query(&cf, argv[0], argv[1], argv[2]);
 	}
 	if ((getuid() == 0 || geteuid() == 0) && !root)
-		die("refusing to serve as root: spawn(8) runs it as user=...; -R overrides");
+		die("refusing to serve as root: Postfix's spawn(8) runs it as the user= of "
+		    "its master.cf entry; to try it by hand, run it as that user "
+		    "(su -s /bin/sh nobody -c 'spfpolicy CONFIG'), or give -R");
 	harden(1);
 	return mode_spawn(&cf, conffile);
 }
