@@ -97,6 +97,8 @@ typedef struct {	/* one DNS answer, parsed into the arena */
 	unsigned ttl;		/* smallest TTL seen */
 	size_t first;		/* TXT: length of the first string of s[0] */
 	const char *err;	/* D_TEMP: why */
+	long long ms;		/* -v: when it came, how long it took */
+	int cached;		/* -v: from the cache */
 } Answer;
 
 typedef struct {	/* a DNS answer kept for its TTL, as it came */
@@ -112,6 +114,7 @@ typedef struct {	/* a DNS answer kept for its TTL, as it came */
 typedef struct {	/* one query in flight */
 	Answer *ans;
 	const char *asked;	/* the name as given, before CNAMEs */
+	long long sent;		/* ms: -v shows how long it took */
 	char name[DNS_NAME_MAX + 1];
 	int hops;		/* CNAME re-queries made */
 	int done;
@@ -199,6 +202,7 @@ typedef struct {
 
 /* function declarations */
 static void logmsg(int, const char *, ...);
+static void trace(const char *, ...);
 static void die(const char *, ...);
 static long long now_ms(void);
 static void harden(int);
@@ -242,6 +246,7 @@ static void dns_callback(void *, int, int, unsigned char *, int);
 static int dns_enough(const Enough *, const Query *);
 static void dns_wait(Query *, int, long long, const Enough *);
 static int dns_lookup_many(Check *, char **, int, int, Answer *, const Enough *);
+static void dns_trace(const char *, const Answer *);
 static int dns_lookup(Check *, const char *, int, Answer *);
 
 static int spf_domain_ok(const char *);
@@ -344,6 +349,9 @@ static CacheEntry dcache[DNS_CACHE_SIZE];
 static int dcache_next;
 static int log_stderr;		/* -q, -t, -d, or a terminal on stderr */
 static int log_syslog;		/* spawn and listener modes */
+static int verbose;		/* -q -v: the evaluation as a tree on stderr */
+static int trace_depth;
+static int dns_sent;		/* -v: queries that went out */
 static int idle_ms;		/* listener: close a silent connection */
 static int ns_override;		/* -n given: config reloads keep it */
 static char receiver_host[256] = "unknown";	/* %{r} */
@@ -353,6 +361,11 @@ static const char *const result_name[NUM_RESULTS] = {	/* RFC 7208 2.6 */
 	[R_NONE] = "none", [R_NEUTRAL] = "neutral", [R_PASS] = "pass",
 	[R_FAIL] = "fail", [R_SOFTFAIL] = "softfail",
 	[R_TEMPERROR] = "temperror", [R_PERMERROR] = "permerror",
+};
+
+static const char *const match_name[] = {	/* enum Match, for -v */
+	[MATCH] = "match", [NOMATCH] = "no match", [ERR_TEMP] = "temperror",
+	[ERR_PERM] = "permerror",
 };
 
 static const char *const mech_name[NUM_MECHS] = {
@@ -409,6 +422,21 @@ logmsg(int prio, const char *fmt, ...)
 		vsyslog(prio, fmt, ap);
 		va_end(ap);
 	}
+}
+
+/* -q -v: one line of the evaluation tree on stderr, indented by its depth. */
+static void
+trace(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!verbose)
+		return;
+	fprintf(stderr, "%*s", 2 * trace_depth, "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
 }
 
 /* For start-up and impossible states only: never for what a stranger sent. */
@@ -1023,6 +1051,7 @@ dns_start(Query *q)
 			q->status = ARES_EBADNAME;
 			break;
 		}
+		dns_sent++;
 		q->fd = socket(ns[i].sa.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (q->fd >= 0 && (!connect(q->fd, (struct sockaddr *)&ns[i].sa, ns[i].len) ||
 		                   (q->tcp && errno == EINPROGRESS)) &&
@@ -1243,6 +1272,7 @@ dns_deliver(Query *q, int status, const unsigned char *abuf, int alen)
 {
 	q->done = 1;
 	q->ans->n = 0;
+	q->ans->ms = now_ms() - q->sent;
 	switch (status) {
 	case ARES_SUCCESS:
 		dns_parse(q, abuf, alen);
@@ -1336,6 +1366,7 @@ dns_wait(Query *q, int n, long long deadline, const Enough *w)
 			continue;
 		dns_close(&q[i]);
 		q[i].done = 1;
+		q[i].ans->ms = now_ms() - q[i].sent;
 		q[i].ans->status = D_TEMP;
 		q[i].ans->err = stop ? "not waited for: another answer matched" :
 		                "exceeded max query lookup time";
@@ -1378,18 +1409,54 @@ dns_lookup_many(Check *c, char **names, int n, int type, Answer *ans, const Enou
 		}
 		strcpy(q[i].name, names[i]);
 		q[i].done = 0;
+		q[i].sent = now_ms();
 		if (enough)	/* dns_wait ends it unasked */
 			continue;
 		if ((e = cache_get(names[i], type)))
 			dns_deliver(&q[i], e->status, e->pkt, e->len);
 		else
 			dns_send(&q[i]);
+		ans[i].cached = e != NULL;
 		enough = dns_enough(w, &q[i]);
 	}
 	dns_wait(q, n, deadline, w);
-	for (temp = 0, i = 0; i < n; i++)
+	for (temp = 0, i = 0; i < n; i++) {
 		temp += ans[i].status == D_TEMP;
+		if (verbose)
+			dns_trace(names[i], &ans[i]);
+	}
 	return temp;
+}
+
+/* -v: one lookup and what came of it. */
+static void
+dns_trace(const char *name, const Answer *a)
+{
+	static const char *const status[NUM_DNSSTATUS] = {
+		[D_OK] = "", [D_NXDOMAIN] = " NXDOMAIN", [D_NODATA] = " no records",
+		[D_TEMP] = " error: ",
+	};
+	char buf[512], ip[INET6_ADDRSTRLEN];
+	size_t len = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; a->status == D_OK && i < a->n && i < 8; i++) {
+		if (a->type == T_A || a->type == T_AAAA)
+			inet_ntop(a->type == T_A ? AF_INET : AF_INET6, a->ip[i], ip, sizeof(ip));
+		put(buf, sizeof(buf), &len, " ", 1);
+		if (a->type == T_TXT)
+			put(buf, sizeof(buf), &len, "\"", 1);
+		put(buf, sizeof(buf), &len, a->type == T_A || a->type == T_AAAA ? ip : a->s[i],
+		    a->type == T_A || a->type == T_AAAA ? strlen(ip) : MIN(strlen(a->s[i]), 120));
+		if (a->type == T_TXT)
+			put(buf, sizeof(buf), &len, "\"", 1);
+	}
+	buf[len] = '\0';
+	trace("dns %s %s:%s%s%s%s (%lld ms%s)", name, a->type == T_A ? "A" :
+	      a->type == T_AAAA ? "AAAA" : a->type == T_MX ? "MX" : a->type == T_PTR ? "PTR" : "TXT",
+	      status[a->status], a->status == D_TEMP ? a->err : "", buf,
+	      a->n > 8 ? " ..." : "", a->ms, a->cached ? ", cached" : "");
 }
 
 /* One lookup; returns its DnsStatus. */
@@ -1873,6 +1940,7 @@ spf_ptrnames(Check *c, const char *domain)
 			if (spf_addr_match(c, &addr[i], 32, 128))
 				snprintf(c->ptr[c->nptr++], sizeof(c->ptr[0]), "%s", ptr.s[i]);
 		c->ptrdone = !temp || !domain;
+		trace("PTR names %d (%d validated at most), %d validated", ptr.n, MAX_PTR_NAMES, c->nptr);
 	}
 	arena_used = mark;
 	return c->nptr;
@@ -1982,6 +2050,7 @@ spf_mech(Check *c, const Term *t, const char *domain, int depth)
 			break;
 		if (n != D_OK)
 			return spf_void(c) ? ERR_PERM : NOMATCH;
+		trace("MX names %d/%d", a.n, max_mx_names);
 		if (a.n > max_mx_names) {
 			snprintf(c->why, sizeof(c->why), "Too many MX lookups");
 			return ERR_PERM;
@@ -2117,10 +2186,13 @@ spf_check_host(Check *c, const char *domain, int depth, int wantexp)
 	size_t mark = arena_used, len, rlen = 0, elen = 0;
 	const char *err, *mod;
 	Term t;
-	int r, hasall = 0;
+	int r, m, hasall = 0;
 
+	trace("check_host %s", domain);
+	trace_depth++;
 	if ((r = spf_record(c, domain, depth, &rec, &len)) >= 0)
 		goto done;
+	trace("record \"%.*s\"", (int)len, rec);
 	/* 4.6: any syntax error anywhere is a permerror, before any lookup */
 	for (e = rec + len, p = rec + 6; (tok = spf_token(&p, e, &len)); ) {
 		if ((err = spf_term(tok, len, &t))) {
@@ -2148,7 +2220,13 @@ spf_check_host(Check *c, const char *domain, int depth, int wantexp)
 		spf_term(tok, len, &t);
 		if (t.mech == M_MOD)
 			continue;
-		switch (spf_mech(c, &t, domain, depth)) {
+		trace("%.*s", (int)len, tok);
+		trace_depth++;
+		m = spf_mech(c, &t, domain, depth);
+		trace("%s  [DNS terms %d/%d, void lookups %d/%d]", match_name[m],
+		      c->lookups, max_dns_terms, c->voids, c->void_limit);
+		trace_depth--;
+		switch (m) {
 		case ERR_TEMP:
 			r = R_TEMPERROR;
 			goto done;
@@ -2162,6 +2240,7 @@ spf_check_host(Check *c, const char *domain, int depth, int wantexp)
 	}
 	r = R_NEUTRAL;
 	if (redir && !hasall) {	/* 6.1 */
+		trace("redirect=%.*s", (int)rlen, redir);
 		if (spf_count(c) || spf_target(c, redir, rlen, domain, target)) {
 			r = R_PERMERROR;
 			goto done;
@@ -2170,13 +2249,15 @@ spf_check_host(Check *c, const char *domain, int depth, int wantexp)
 			snprintf(c->why, sizeof(c->why), "redirect domain has no SPF record: %s", target);
 			r = R_PERMERROR;
 		}
-		arena_used = mark;
-		return r;	/* the explanation, if any, is the target's */
+		wantexp = 0;	/* the explanation, if any, is the target's */
 	}
 done:	/* pyspf explains a softfail too; pypolicyd-spf shows it */
 	if ((r == R_FAIL || r == R_SOFTFAIL) && wantexp && exp)
 		spf_explain(c, exp, elen, domain);
 	arena_used = mark;
+	trace_depth--;
+	trace("= %s%s%s", result_name[r], *c->why && r >= R_TEMPERROR ? ": " : "",
+	      r >= R_TEMPERROR ? c->why : "");
 	return r;
 }
 
@@ -3741,6 +3822,7 @@ mode_query(const Conf *cf, const char *ipstr, const char *sender, const char *he
 		[R_NONE] = 4, [R_PERMERROR] = 5, [R_TEMPERROR] = 6,
 	};
 	static Ident id;
+	long long t0 = now_ms();
 	Addr ip;
 
 	if (addr_parse(ipstr, &ip, 1)) {
@@ -3748,6 +3830,7 @@ mode_query(const Conf *cf, const char *ipstr, const char *sender, const char *he
 		return 64;
 	}
 	pol_ident(cf, *sender ? I_MAILFROM : I_HELO, &ip, ipstr, sender, helo, "none", &id);
+	trace("%s in %lld ms, %d DNS queries sent", result_name[id.r], now_ms() - t0, dns_sent);
 	printf("%s\n%s\n%s\n", result_name[id.r], id.r == R_FAIL ? id.exp : "", id.header);
 	return fflush(stdout) ? 70 : status[id.r];
 }
@@ -3756,7 +3839,7 @@ static void
 usage(void)
 {
 	fputs("usage: spfpolicy [-R] [-n nameservers] [config]\n"
-	      "       spfpolicy -q [-c config] [-n nameservers] ip sender helo\n"
+	      "       spfpolicy -q [-v] [-c config] [-n nameservers] ip sender helo\n"
 	      "       spfpolicy -t [-n nameservers] config\n"
 	      "       spfpolicy -l inet:addr:port|unix:/path [-d] [-n nameservers] [config]\n"
 	      "       spfpolicy -V\n", stderr);
@@ -3775,13 +3858,16 @@ main(int argc, char *argv[])
 		ident = log_ident;
 	signal(SIGPIPE, SIG_IGN);
 	opterr = 0;
-	while ((ch = getopt(argc, argv, "Vqc:n:tl:dR")) != -1) {
+	while ((ch = getopt(argc, argv, "Vqvc:n:tl:dR")) != -1) {
 		switch (ch) {
 		case 'V':
 			printf("spfpolicy %s (c-ares %s)\n", VERSION, ares_version(NULL));
 			return 0;
 		case 'q':
 			query = 1;
+			break;
+		case 'v':	/* with -q: the evaluation on stderr */
+			verbose = 1;
 			break;
 		case 'c':
 			conffile = optarg;
@@ -3812,6 +3898,13 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	if (verbose && !query) {	/* spawn mode: stderr may be the socket */
+		if (isatty(2))
+			usage();
+		openlog(ident, LOG_PID, LOG_MAIL);
+		syslog(LOG_ERR, "usage: -v goes with -q");
+		return 64;
+	}
 	if (query || check) {
 		log_stderr = 1;
 		if (check && argc == 1 && !query)
