@@ -53,6 +53,9 @@ static const Conf conf_default = {
 						   default_process_limit */
 	.idle_timeout           = 300,		/* Idle_Timeout, s: Postfix's
 						   smtpd_policy_service_max_idle */
+	.request_timeout        = 5,		/* Request_Timeout, s: from a
+						   request's first byte to its end */
+	.listen_allow           = "",		/* Listen_Allow: inet clients */
 };
 
 /* RFC 7208 4.6.4 processing limits; the RFC's values */
@@ -86,3 +89,6 @@ static const unsigned dns_cache_max_ttl = 3600;	/* s; answers kept at most */
 #define LISTEN_BACKLOG	128		/* connections waiting when all are busy */
 #define MAX_CONN_LIMIT	1024		/* Max_Connections at most */
 #define SHUTDOWN_MS	10000		/* SIGTERM: open connections get this long */
+static const char listen_loopback[] = "127.0.0.0/8, ::1";	/* Listen_Allow unset */
+#define REFUSED_LOG_MAX	10		/* refusals logged a minute; then counted */
+#define EVICT_WAIT_MS	2000		/* full: time for the closed one to go */

@@ -16,6 +16,7 @@
  *
  * Start reading at main().
  */
+#include <sys/mman.h>
 #include <sys/resource.h>
 #ifdef __linux__
 #include <sys/prctl.h>
@@ -200,6 +201,17 @@ typedef struct {
 	int iserror;		/* 550 5.7.24 instead of 5.7.23 */
 } Outcome;
 
+enum SlotState {	/* a listener child, as the listener sees it */
+	S_FREE, S_IDLE, S_READ, S_BUSY	/* IDLE before READ: evicted first */
+};
+
+typedef struct {	/* one connection's child, in memory it shares with the listener */
+	volatile pid_t pid;
+	volatile int state;		/* SlotState, written by the child */
+	volatile long long since;	/* ms: when the state began */
+	int evicted;			/* the listener asked it to go */
+} Slot;
+
 /* function declarations */
 static void logmsg(int, const char *, ...);
 static void trace(const char *, ...);
@@ -319,6 +331,7 @@ static void reply(const char *, ...);
 static void pol_answer(const Conf *, const Request *, const Outcome *);
 static int pol_peruser(const Conf *, const char *, Conf *);
 
+static void in_state(int);
 static int in_idle(void);
 static int in_line(char *);
 static int in_request(const Conf *, Request *);
@@ -327,10 +340,17 @@ static void pol_request(const Conf *, Request *, const char *);
 static int mode_spawn(const Conf *, const char *);
 
 static void lst_signal(int);
+static int lst_inherit(const char *);
 static int lst_bind(const Conf *, const char *);
+static int lst_loopback(const char *);
+static int lst_allowed(const Conf *, const struct sockaddr_storage *);
+static void lst_refused(const struct sockaddr_storage *);
+static int lst_evict(const Conf *);
 static void lst_drop(const Conf *);
-static void lst_serve(const Conf *, int, int, const char *);
+static void lst_serve(const Conf *, int, int, const char *, Slot *);
 static void lst_reload(Conf *, const char *);
+static int lst_reap(int);
+static int lst_start(const Conf *, int, int, const char *);
 static int mode_listen(Conf *, const char *, const char *);
 static int mode_query(const Conf *, const char *, const char *, const char *);
 static void usage(void);
@@ -353,6 +373,11 @@ static int verbose;		/* -q -v: the evaluation as a tree on stderr */
 static int trace_depth;
 static int dns_sent;		/* -v: queries that went out */
 static int idle_ms;		/* listener: close a silent connection */
+static int request_ms;		/* listener: a request's limit from its first byte */
+static long long request_start;	/* ms: the first byte of the request being read */
+static Slot *slots;		/* listener: MAX_CONN_LIMIT, shared with the children */
+static Slot *myslot;		/* a listener child's own */
+static volatile sig_atomic_t got_evict;	/* a listener child: go, for a new client */
 static int ns_override;		/* -n given: config reloads keep it */
 static char receiver_host[256] = "unknown";	/* %{r} */
 
@@ -2354,6 +2379,8 @@ static const struct {
 	KEY("Listen_Owner", K_STR, listen_owner),
 	KEY("Max_Connections", K_INT, max_connections),
 	KEY("Idle_Timeout", K_INT, idle_timeout),
+	KEY("Request_Timeout", K_INT, request_timeout),
+	KEY("Listen_Allow", K_STR, listen_allow),
 	KEY("defaultSeedOnly", K_SEED, seed_only),
 	/* accepted: for the milter front end only */
 	{ "Socket", K_IGNORED, 0 },
@@ -2370,7 +2397,7 @@ static const struct {	/* the range of each integer key */
 	{ "Lookup_Time", 0, 3600 }, { "Whitelist_Lookup_Time", 0, 3600 },
 	{ "Void_Limit", 0, 1000 }, { "DNS_Timeout_ms", 0, 60000 },
 	{ "DNS_Tries", 0, 10 }, { "Max_Connections", 1, MAX_CONN_LIMIT },
-	{ "Idle_Timeout", 0, 86400 },
+	{ "Idle_Timeout", 0, 86400 }, { "Request_Timeout", 1, 3600 },
 };
 
 /* A boolean as a person writes it: False, No, Off, 0 and empty are off. */
@@ -2538,6 +2565,7 @@ conf_check(const Conf *cf)
 	bad += pol_format_check("Explanation_URL", cf->why_url, url_fields, LEN(url_fields));
 	bad += net_check("skip_addresses", cf->skip_addresses);
 	bad += net_check("Whitelist", cf->whitelist);
+	bad += net_check("Listen_Allow", cf->listen_allow);
 	if (*cf->per_user && (strncmp(cf->per_user, "text,", 5) || strchr(cf->per_user + 5, ','))) {
 		logmsg(LOG_ERR, "Per_User = \"%s\": not text,<path>; ignored", cf->per_user);
 		bad++;
@@ -3433,14 +3461,35 @@ static int
 in_idle(void)
 {
 	struct pollfd p = { .fd = 0, .events = POLLIN };
-	int r;
+	long long left;
+	int r, mid;
 
-	while ((r = poll(&p, 1, idle_ms)) < 0 && errno == EINTR)
-		;
+	do {
+		if (got_evict)	/* the listener has logged why */
+			return 1;
+		mid = request_start && request_ms > 0;
+		left = mid ? request_start + request_ms - now_ms() : idle_ms > 0 ? idle_ms : -1;
+		r = left < 0 && mid ? 0 : poll(&p, 1, left < 0 ? -1 : (int)left);
+	} while (r < 0 && errno == EINTR);
 	if (r)
 		return 0;
-	logmsg(LOG_INFO, "closing a connection idle for %d s", idle_ms / 1000);
+	if (mid)
+		logmsg(LOG_INFO, "closing a connection: request not complete within %d s (Request_Timeout)",
+		       request_ms / 1000);
+	else
+		logmsg(LOG_INFO, "closing a connection idle for %d s", idle_ms / 1000);
 	return 1;
+}
+
+/* A listener child tells the listener what it is doing (lst_evict). */
+static void
+in_state(int state)
+{
+	request_start = state == S_READ ? now_ms() : 0;
+	if (myslot) {
+		myslot->since = now_ms();
+		myslot->state = state;
+	}
 }
 
 /*
@@ -3461,7 +3510,7 @@ in_line(char *buf)
 
 	for (;;) {
 		if (pos == len) {
-			if (idle_ms > 0 && in_idle())
+			if ((idle_ms > 0 || request_ms > 0) && in_idle())
 				return -1;
 			while ((r = read(0, ib, sizeof(ib))) < 0 && errno == EINTR)
 				;
@@ -3470,6 +3519,8 @@ in_line(char *buf)
 			pos = 0;
 			len = r;
 		}
+		if (!request_start && request_ms > 0)
+			in_state(S_READ);
 		if ((ch = ib[pos++]) == '\n')
 			break;
 		if (!ch || n == LINE_MAX_LEN)
@@ -3588,8 +3639,11 @@ mode_spawn(const Conf *cf, const char *path)
 
 	if (cf->debug >= 3)
 		logmsg(LOG_INFO, "Starting");
-	while (in_request(cf, &rq))
+	while (in_request(cf, &rq)) {
+		in_state(S_BUSY);
 		pol_request(cf, &rq, path);
+		in_state(S_IDLE);
+	}
 	if (cf->debug >= 3)
 		logmsg(LOG_INFO, "Normal exit");
 	return 0;
@@ -3604,8 +3658,42 @@ lst_signal(int sig)
 {
 	if (sig == SIGHUP)
 		got_hup = 1;
+	else if (sig == SIGUSR1)
+		got_evict = 1;
 	else if (sig != SIGCHLD)
 		got_term = 1;
+}
+
+/*
+ * "systemd": the socket of systemd's socket activation (sd_listen_fds(3):
+ * LISTEN_PID is ours, the first is fd 3); "fd:N": descriptor N, passed by
+ * a supervisor (s6, inetd's wait).  Returns it; dies unless it is a
+ * listening stream socket.
+ */
+static int
+lst_inherit(const char *spec)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	socklen_t len = sizeof(int);
+	long fd, v;
+	int type, acc;
+
+	if (!strcmp(spec, "systemd")) {
+		if (!pid || !fds || num(pid, 1, LONG_MAX, &v) || v != getpid() ||
+		    num(fds, 1, INT_MAX, &v))
+			die("-l systemd: no socket from systemd (LISTEN_PID, LISTEN_FDS)");
+		fd = 3;
+		unsetenv("LISTEN_PID");
+		unsetenv("LISTEN_FDS");
+		unsetenv("LISTEN_FDNAMES");
+	} else if (num(spec + 3, 0, INT_MAX, &fd)) {
+		die("%s: not fd:N", spec);
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) || type != SOCK_STREAM ||
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) || !acc)
+		die("%s: descriptor %ld is not a listening stream socket", spec, fd);
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return fd;
 }
 
 /*
@@ -3624,6 +3712,8 @@ lst_bind(const Conf *cf, const char *spec)
 	int fd, one = 1, r;
 	long mode;
 
+	if (!strcmp(spec, "systemd") || !strncmp(spec, "fd:", 3))
+		return lst_inherit(spec);
 	if (!strncmp(spec, "unix:", 5)) {
 		if (!spec[5])
 			die("%s: no path", spec);
@@ -3659,6 +3749,98 @@ lst_bind(const Conf *cf, const char *spec)
 	return fd;
 }
 
+/* Whether spec ("inet:ADDR:PORT") listens on loopback only (-t warns else). */
+static int
+lst_loopback(const char *spec)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *port = strrchr(spec, ':');
+	Addr a;
+	size_t n;
+
+	if (strncmp(spec, "inet:", 5) || !port || (n = port - spec - 5) >= sizeof(host))
+		return 1;	/* unix: its mode decides; inherited: unknown */
+	memcpy(host, spec + 5, n);
+	host[n] = '\0';
+	if (n > 2 && *host == '[' && host[n - 1] == ']') {
+		memmove(host, host + 1, n - 2);
+		host[n - 2] = '\0';
+	}
+	return !addr_parse(host, &a, 1) && net_match(-1, "", listen_loopback, &a);
+}
+
+/* Whether the peer may connect: Listen_Allow, or loopback when it is unset. */
+static int
+lst_allowed(const Conf *cf, const struct sockaddr_storage *ss)
+{
+	char text[INET6_ADDRSTRLEN];
+	const void *b;
+	Addr a;
+
+	if (ss->ss_family != AF_INET && ss->ss_family != AF_INET6)
+		return 1;	/* unix: the socket's mode decides */
+	b = ss->ss_family == AF_INET ? (const void *)&((const struct sockaddr_in *)ss)->sin_addr :
+	    (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+	return inet_ntop(ss->ss_family, b, text, sizeof(text)) && !addr_parse(text, &a, 1) &&
+	       net_match(-1, "Listen_Allow", *cf->listen_allow ? cf->listen_allow : listen_loopback, &a);
+}
+
+/* Log a refused client: REFUSED_LOG_MAX lines a minute, then a count. */
+static void
+lst_refused(const struct sockaddr_storage *ss)
+{
+	static long long window;
+	static int logged, more;
+	char text[INET6_ADDRSTRLEN] = "?";
+	long long now = now_ms();
+
+	if (now - window >= 60000) {
+		if (more)
+			logmsg(LOG_WARNING, "refused %d more connections not in Listen_Allow", more);
+		window = now;
+		logged = more = 0;
+	}
+	if (logged >= REFUSED_LOG_MAX) {
+		more++;
+		return;
+	}
+	logged++;
+	inet_ntop(ss->ss_family, ss->ss_family == AF_INET ?
+	          (const void *)&((const struct sockaddr_in *)ss)->sin_addr :
+	          (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr, text, sizeof(text));
+	logmsg(LOG_WARNING, "refused a connection from %s: not in Listen_Allow%s", text,
+	       logged == REFUSED_LOG_MAX ? " (no more such lines this minute)" : "");
+}
+
+/*
+ * All Max_Connections are taken and a client waits: ask the child idle
+ * longest between requests to go (Postfix's smtpd connects again when it
+ * next needs us), else the one whose partial request began earliest; one
+ * answering a request is never asked.  Returns whether one was asked.
+ */
+static int
+lst_evict(const Conf *cf)
+{
+	Slot *v = NULL, *s;
+	int i;
+
+	for (i = 0; i < MAX_CONN_LIMIT; i++) {
+		s = &slots[i];
+		if (!s->pid || s->evicted || s->state == S_BUSY)
+			continue;
+		if (!v || s->state < v->state || (s->state == v->state && s->since < v->since))
+			v = s;
+	}
+	if (!v)
+		return 0;
+	v->evicted = 1;
+	logmsg(LOG_INFO, "closing the connection %s %lld s, for a new client (Max_Connections %d)",
+	       v->state == S_READ ? "with a partial request since" : "idle for",
+	       (now_ms() - v->since) / 1000, cf->max_connections);
+	kill(v->pid, SIGUSR1);
+	return 1;
+}
+
 /* Become Listen_User (and Listen_Group); never go on as root. */
 static void
 lst_drop(const Conf *cf)
@@ -3685,12 +3867,19 @@ lst_drop(const Conf *cf)
 
 /* One connection, in its own process: the same loop as spawn mode. */
 static void
-lst_serve(const Conf *cf, int lfd, int cfd, const char *path)
+lst_serve(const Conf *cf, int lfd, int cfd, const char *path, Slot *slot)
 {
+	struct sigaction sa = { .sa_handler = lst_signal };	/* no SA_RESTART */
+
 	signal(SIGTERM, SIG_IGN);	/* the parent lets it finish, then kills */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);	/* lst_evict */
+	myslot = slot;
+	in_state(S_IDLE);
+	request_ms = cf->request_timeout * 1000;
 	close(lfd);
 	if (dup2(cfd, 0) < 0 || dup2(cfd, 1) < 0)
 		_exit(111);
@@ -3741,35 +3930,67 @@ lst_reload(Conf *cf, const char *path)
 	logmsg(LOG_INFO, "%s: configuration reloaded", path);
 }
 
-/* Collect the children that have ended; returns how many are left. */
+/* Collect the children that have ended and free their slots; returns how many are left. */
 static int
-lst_reap(pid_t *kids, int n)
+lst_reap(int n)
 {
 	pid_t pid;
 	int i;
 
 	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
-		for (i = 0; i < n; i++)
-			if (kids[i] == pid) {
-				kids[i] = kids[--n];
+		for (i = 0; i < MAX_CONN_LIMIT; i++)
+			if (slots[i].pid == pid) {
+				slots[i].pid = 0;
+				n--;
 				break;
 			}
 	return n;
 }
 
-/* -l: accept connections and serve each in a child, at most Max_Connections. */
+/* Serve cfd in a child of its own, in a free slot; returns 1 when one was started. */
+static int
+lst_start(const Conf *cf, int lfd, int cfd, const char *path)
+{
+	Slot *slot = slots;
+	pid_t pid;
+
+	while (slot->pid)	/* there is a free one: fewer than MAX_CONN_LIMIT run */
+		slot++;
+	slot->evicted = 0;
+	slot->state = S_IDLE;
+	slot->since = now_ms();
+	if ((pid = fork()) == 0)
+		lst_serve(cf, lfd, cfd, path, slot);
+	close(cfd);
+	if (pid < 0) {
+		logmsg(LOG_ERR, "fork: %s", strerror(errno));
+		return 0;
+	}
+	slot->pid = pid;
+	return 1;
+}
+
+/*
+ * -l: accept connections and serve each in a child, at most
+ * Max_Connections.  When all are taken, an allowed client that connects
+ * waits (one at a time) while lst_evict() makes room.
+ */
 static int
 mode_listen(Conf *cf, const char *spec, const char *path)
 {
-	static pid_t kids[MAX_CONN_LIMIT];
 	struct sigaction sa = { .sa_handler = lst_signal };
+	struct sockaddr_storage peer;
+	socklen_t plen;
 	struct pollfd p;
-	long long deadline;
-	pid_t pid;
-	int lfd, cfd, n = 0, i;
+	long long deadline, hold = 0;
+	int lfd, cfd, pending = -1, n = 0, i, full;
 
 	if (dns_init(cf))	/* catch bad Nameservers now, not per connection */
 		die("cannot set up the resolver");
+	slots = mmap(NULL, MAX_CONN_LIMIT * sizeof(*slots), PROT_READ | PROT_WRITE,
+	             MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (slots == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
 	lfd = lst_bind(cf, spec);
 	lst_drop(cf);
 	harden(0);
@@ -3780,34 +4001,48 @@ mode_listen(Conf *cf, const char *spec, const char *path)
 	sigaction(SIGCHLD, &sa, NULL);	/* wakes poll to reap */
 	logmsg(LOG_INFO, "listening on %s", spec);
 	while (!got_term) {
-		n = lst_reap(kids, n);
+		n = lst_reap(n);
 		if (got_hup) {
 			got_hup = 0;
 			lst_reload(cf, path);
 		}
-		p.fd = n < MIN(cf->max_connections, MAX_CONN_LIMIT) ? lfd : -1;
-		p.events = POLLIN;	/* full: new clients wait in the backlog */
-		if (poll(&p, 1, 1000) <= 0 || !(p.revents & POLLIN))
+		full = n >= MIN(cf->max_connections, MAX_CONN_LIMIT);
+		if (pending >= 0 && !full) {
+			n += lst_start(cf, lfd, pending, path);
+			pending = -1;
 			continue;
-		if ((cfd = accept(lfd, NULL, NULL)) < 0)
+		}
+		if (pending >= 0 && now_ms() >= hold)
+			hold = now_ms() + (lst_evict(cf) ? EVICT_WAIT_MS : 100);
+		p.fd = pending < 0 ? lfd : -1;
+		p.events = POLLIN;
+		if (poll(&p, 1, pending < 0 ? 1000 : 100) <= 0 || !(p.revents & POLLIN))
 			continue;
-		if ((pid = fork()) == 0)
-			lst_serve(cf, lfd, cfd, path);
-		if (pid < 0)
-			logmsg(LOG_ERR, "fork: %s", strerror(errno));
-		else
-			kids[n++] = pid;
-		close(cfd);
+		plen = sizeof(peer);
+		if ((cfd = accept(lfd, (struct sockaddr *)&peer, &plen)) < 0)
+			continue;
+		if (!lst_allowed(cf, &peer)) {	/* before a byte is read */
+			lst_refused(&peer);
+			close(cfd);
+		} else if (full) {
+			pending = cfd;
+			hold = 0;
+		} else {
+			n += lst_start(cf, lfd, cfd, path);
+		}
 	}
 	close(lfd);
-	n = lst_reap(kids, n);	/* a child that just ended is not open */
+	if (pending >= 0)
+		close(pending);
+	n = lst_reap(n);	/* a child that just ended is not open */
 	logmsg(LOG_INFO, "stopping: %d connection%s open", n, n == 1 ? "" : "s");
 	for (deadline = now_ms() + SHUTDOWN_MS; n > 0 && now_ms() < deadline; ) {
 		poll(NULL, 0, 20);
-		n = lst_reap(kids, n);
+		n = lst_reap(n);
 	}
-	for (i = 0; i < n; i++)
-		kill(kids[i], SIGKILL);
+	for (i = 0; i < MAX_CONN_LIMIT; i++)
+		if (slots[i].pid)
+			kill(slots[i].pid, SIGKILL);
 	while (waitpid(-1, NULL, 0) > 0)
 		;
 	return 0;
@@ -3840,8 +4075,8 @@ usage(void)
 {
 	fputs("usage: spfpolicy [-R] [-n nameservers] [config]\n"
 	      "       spfpolicy -q [-v] [-c config] [-n nameservers] ip sender helo\n"
-	      "       spfpolicy -t [-n nameservers] config\n"
-	      "       spfpolicy -l inet:addr:port|unix:/path [-d] [-n nameservers] [config]\n"
+	      "       spfpolicy -t [-l listen] [-n nameservers] config\n"
+	      "       spfpolicy -l inet:addr:port|unix:/path|systemd|fd:N [-d] [-n nameservers] [config]\n"
 	      "       spfpolicy -V\n", stderr);
 	exit(64);
 }
@@ -3924,6 +4159,9 @@ main(int argc, char *argv[])
 	bad += conf_check(&cf);
 	if (check) {
 		bad += dns_init(&cf) != 0;
+		if (listen && !*cf.listen_allow && !lst_loopback(listen))
+			printf("%s: Listen_Allow is unset: only loopback clients may connect to %s\n",
+			       conffile, listen);
 		printf("%s: %d problem%s\n", conffile, bad, bad == 1 ? "" : "s");
 		return bad ? 1 : 0;
 	}

@@ -88,5 +88,7 @@ typedef struct {
 	char *listen_owner;		/* Listen_Owner: unix socket owner */
 	int max_connections;		/* Max_Connections */
 	int idle_timeout;		/* Idle_Timeout, s */
+	int request_timeout;		/* Request_Timeout, s */
+	char *listen_allow;		/* Listen_Allow; empty: loopback only */
 	int seed_only;			/* defaultSeedOnly was given */
 } Conf;
