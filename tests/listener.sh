@@ -4,8 +4,10 @@
 # listener.sh - listener mode (spfpolicy -l): the same replies as spawn
 # mode over inet (127.0.0.1, ::1) and unix sockets, many clients at once
 # and in the backlog, Idle_Timeout, clients that go away mid-request,
-# SIGHUP with good and broken config files, SIGTERM's grace, and the
-# privileges of the serving processes.
+# SIGHUP with good and broken config files, SIGTERM's grace, the
+# privileges of the serving processes, and (tests/listener_abuse.py) a
+# shared network: Request_Timeout, a full house of slow clients,
+# Listen_Allow, sockets from systemd or a supervisor (-l systemd, fd:N).
 #
 #	tests/listener.sh			# ./spfpolicy
 #	SPFPOLICY=/path/to/spfpolicy tests/listener.sh
@@ -47,6 +49,7 @@ if [ "${LISTENER_NS:-}" != 1 ]; then
 		skipped "python3 modules dnslib and yaml (apt-get install python3-dnslib python3-yaml)"
 	getent passwd nobody >/dev/null || skipped "no user nobody"
 	[ -f tests/dnsd.py ] || skipped "tests/dnsd.py is missing"
+	[ -f tests/listener_abuse.py ] || skipped "tests/listener_abuse.py is missing"
 	t_binary
 	export LISTENER_NS=1 SPFPOLICY="$BIN"
 	ns_enter "$self" "$@"
@@ -1154,6 +1157,16 @@ for i in $(seq 100); do
 done
 pyrun user privs privs-started-as-daemon inet:127.0.0.1:10052 "$lpid" 1 1 - "$T/req/load.txt"
 stop_checked user
+
+# ======== 8. a shared network: Request_Timeout, a full house, Listen_Allow,
+# inherited sockets (systemd, fd:N) and spawn mode behind an inetd-style
+# supervisor; tests/listener_abuse.py starts its own listeners and DNS
+"$PY" tests/listener_abuse.py "$BIN" "$T" > "$T/abuse.out" 2> "$T/abuse.err"
+rc=$?
+tally "$T/abuse.out"
+if [ "$rc" != 0 ] || [ -s "$T/abuse.err" ]; then
+	fail abuse "tests/listener_abuse.py exited $rc" "$T/abuse.err"
+fi
 
 # ======== syslog: without -d the listener and its children log to syslog
 # (tagged with the program's name)
