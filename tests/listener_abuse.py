@@ -48,6 +48,7 @@ import sys
 import threading
 import time
 
+sys.dont_write_bytecode = True     # no tests/__pycache__ from importing dnsd
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dnsd  # noqa: E402
 
