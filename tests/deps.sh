@@ -21,8 +21,8 @@ set -eu
 
 # build tools (dpkg-dev for apt-get source)
 BUILD_PKGS="musl-tools make gcc file dpkg-dev"
-# test tools: extend here
-TEST_PKGS="python3 python3-dnslib python3-yaml iproute2 util-linux valgrind
+# test tools: extend here (systemd: systemd-socket-activate, tests/listener_abuse.py)
+TEST_PKGS="python3 python3-dnslib python3-yaml iproute2 util-linux valgrind systemd
 	postfix-policyd-spf-python python3-spf postfix swaks mandoc
 	clang libclang-rt-14-dev libc-ares-dev"
 # Alpine: musl is the libc, c-ares comes static from the distribution
