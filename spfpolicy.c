@@ -297,6 +297,7 @@ static void conf_receiver(const Conf *);
 
 static const char *net_parse(const char *, Addr *, int *);
 static const char *list_next(const char **, char *, size_t);
+static const char *net_commas(const char *, char *, size_t);
 static int net_check(const char *, const char *);
 static int net_match(int, const char *, const char *, const Addr *);
 
@@ -2549,6 +2550,7 @@ conf_read(const char *path, Conf *cf)
 static int
 conf_check(const Conf *cf)
 {
+	char buf[CONF_LINE_MAX];
 	int bad = 0;
 
 	if (strstr(cf->header_type, "SPF") && strstr(cf->header_type, "AR")) {
@@ -2565,7 +2567,7 @@ conf_check(const Conf *cf)
 	bad += pol_format_check("Explanation_URL", cf->why_url, url_fields, LEN(url_fields));
 	bad += net_check("skip_addresses", cf->skip_addresses);
 	bad += net_check("Whitelist", cf->whitelist);
-	bad += net_check("Listen_Allow", cf->listen_allow);
+	bad += net_check("Listen_Allow", net_commas(cf->listen_allow, buf, sizeof(buf)));
 	if (*cf->per_user && (strncmp(cf->per_user, "text,", 5) || strchr(cf->per_user + 5, ','))) {
 		logmsg(LOG_ERR, "Per_User = \"%s\": not text,<path>; ignored", cf->per_user);
 		bad++;
@@ -2639,6 +2641,28 @@ list_next(const char **p, char *buf, size_t size)
 		e--;
 	n = MIN((size_t)(e - s), size - 1);
 	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+/*
+ * Our own lists (Listen_Allow) may also be separated by blanks: rewrite
+ * list into buf with commas only.  pypolicyd-spf's keys keep its rules.
+ */
+static const char *
+net_commas(const char *list, char *buf, size_t size)
+{
+	size_t n = 0, k;
+
+	for (; *list && n + 2 < size; list += k) {
+		list += strspn(list, ", \t");
+		if (!(k = MIN(strcspn(list, ", \t"), size - n - 2)))
+			break;
+		if (n)
+			buf[n++] = ',';
+		memcpy(buf + n, list, k);
+		n += k;
+	}
 	buf[n] = '\0';
 	return buf;
 }
@@ -3465,10 +3489,16 @@ in_idle(void)
 	int r, mid;
 
 	do {
-		if (got_evict)	/* the listener has logged why */
+		if (got_evict && !poll(&p, 1, 0))	/* the listener has logged why */
 			return 1;
+		if (got_evict) {	/* a request came meanwhile: not idle after all */
+			got_evict = myslot->evicted = 0;
+			in_state(S_READ);
+		}
 		mid = request_start && request_ms > 0;
-		left = mid ? request_start + request_ms - now_ms() : idle_ms > 0 ? idle_ms : -1;
+		left = mid ? request_start + request_ms - now_ms() : -1;
+		if (idle_ms > 0 && (left < 0 || idle_ms < left))
+			mid = 0, left = idle_ms;	/* a silence is idle mid-request too */
 		r = left < 0 && mid ? 0 : poll(&p, 1, left < 0 ? -1 : (int)left);
 	} while (r < 0 && errno == EINTR);
 	if (r)
@@ -3773,6 +3803,7 @@ lst_loopback(const char *spec)
 static int
 lst_allowed(const Conf *cf, const struct sockaddr_storage *ss)
 {
+	static char nets[CONF_LINE_MAX];
 	char text[INET6_ADDRSTRLEN];
 	const void *b;
 	Addr a;
@@ -3781,8 +3812,9 @@ lst_allowed(const Conf *cf, const struct sockaddr_storage *ss)
 		return 1;	/* unix: the socket's mode decides */
 	b = ss->ss_family == AF_INET ? (const void *)&((const struct sockaddr_in *)ss)->sin_addr :
 	    (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+	net_commas(*cf->listen_allow ? cf->listen_allow : listen_loopback, nets, sizeof(nets));
 	return inet_ntop(ss->ss_family, b, text, sizeof(text)) && !addr_parse(text, &a, 1) &&
-	       net_match(-1, "Listen_Allow", *cf->listen_allow ? cf->listen_allow : listen_loopback, &a);
+	       net_match(-1, "Listen_Allow", nets, &a);	/* IPv4-mapped: as IPv4 */
 }
 
 /* Log a refused client: REFUSED_LOG_MAX lines a minute, then a count. */
@@ -3878,7 +3910,6 @@ lst_serve(const Conf *cf, int lfd, int cfd, const char *path, Slot *slot)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);	/* lst_evict */
 	myslot = slot;
-	in_state(S_IDLE);
 	request_ms = cf->request_timeout * 1000;
 	close(lfd);
 	if (dup2(cfd, 0) < 0 || dup2(cfd, 1) < 0)
@@ -3894,6 +3925,11 @@ lst_serve(const Conf *cf, int lfd, int cfd, const char *path, Slot *slot)
 	if (dns_init(cf))
 		_exit(111);
 	harden(1);
+	{	/* a client that waited while we made room has written already */
+		struct pollfd p = { .fd = 0, .events = POLLIN };
+
+		in_state(poll(&p, 1, 0) > 0 ? S_READ : S_IDLE);
+	}
 	exit(mode_spawn(cf, path));
 }
 
@@ -3957,7 +3993,7 @@ lst_start(const Conf *cf, int lfd, int cfd, const char *path)
 	while (slot->pid)	/* there is a free one: fewer than MAX_CONN_LIMIT run */
 		slot++;
 	slot->evicted = 0;
-	slot->state = S_IDLE;
+	slot->state = S_BUSY;	/* until the child says (lst_serve) */
 	slot->since = now_ms();
 	if ((pid = fork()) == 0)
 		lst_serve(cf, lfd, cfd, path, slot);
