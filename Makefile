@@ -22,7 +22,10 @@ config.h:
 deps:
 	CARES_PREFIX="$(CARES_PREFIX)" sh tests/deps.sh
 
+# the test tools first: installed when missing (root on Debian), else the
+# tests that need them say skipped
 test: all
+	sh tests/deps.sh test
 	./test.sh
 
 # the whole suite under ASan+UBSan and under valgrind (glibc builds)
