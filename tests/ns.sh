@@ -31,7 +31,11 @@ ns_enter() {
 	# / is not a mount point the mount namespace cannot be made private.
 	ns_why=
 	if ! err=$(unshare --net --mount --uts --propagation private true 2>&1); then
-		if command -v mountpoint >/dev/null && ! mountpoint -q /; then
+		# mountinfo lists the mounts under our root, "/" among them
+		# only when / is a mount point (mountpoint(1) says yes in any
+		# chroot: / and /.. are one inode)
+		if [ -r /proc/self/mountinfo ] &&
+			! awk '$5 == "/" { f = 1 } END { exit !f }' /proc/self/mountinfo; then
 			ns_why="no private namespaces: / is not a mount point (a chroot?), so unshare cannot make mounts private ($err)"
 		else
 			ns_why="no private namespaces here: ${err:-unshare failed}"
