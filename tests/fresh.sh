@@ -138,13 +138,14 @@ else
 fi
 cp -L /etc/resolv.conf "$R/etc/resolv.conf" || die "cannot copy resolv.conf" "" 1
 
+# first the root onto itself (asked for), or it would hide the others
+if [ "${FRESH_MOUNTPOINT:-}" = 1 ]; then
+	mount --bind "$R" "$R" || die "cannot bind $R onto itself" "" 1
+fi
 mount -t proc proc "$R/proc" &&
 	mount -t sysfs sysfs "$R/sys" &&
 	mount --rbind /dev "$R/dev" &&
 	mount --make-rslave "$R/dev" || die "cannot mount /proc, /sys, /dev in $R" "" 1
-if [ "${FRESH_MOUNTPOINT:-}" = 1 ]; then
-	mount --bind "$R" "$R" || die "cannot bind $R onto itself" "" 1
-fi
 
 # the README's Installation block: its first indented lines
 readme=$(awk '/^Installation$/ { f = 1; next }
