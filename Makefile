@@ -22,19 +22,24 @@ config.h:
 deps:
 	CARES_PREFIX="$(CARES_PREFIX)" sh tests/deps.sh
 
-test: all
+# the test tools: installed when missing (as root on Debian), else the
+# tests that need them say skipped
+testdeps:
+	sh tests/deps.sh test
+
+test: all testdeps
 	./test.sh
 
 # the whole suite under ASan+UBSan and under valgrind (glibc builds)
-check-asan: config.h
+check-asan: config.h testdeps
 	bash tests/asan.sh
 
-check-valgrind: config.h
+check-valgrind: config.h testdeps
 	bash tests/valgrind.sh
 
 # libFuzzer targets for every parser; FUZZ_SECONDS each (CI: a short smoke)
 FUZZ_SECONDS = 20
-fuzz: config.h
+fuzz: config.h testdeps
 	sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 # side by side with pypolicyd-spf and the floors; prints ratios, asserts nothing
@@ -66,4 +71,4 @@ uninstall:
 	rm -f "$(DESTDIR)$(PREFIX)/sbin/spfpolicy"
 	rm -f "$(DESTDIR)$(MANPREFIX)/man8/spfpolicy.8"
 
-.PHONY: all deps test check-asan check-valgrind fuzz bench clean dist install uninstall
+.PHONY: all deps testdeps test check-asan check-valgrind fuzz bench clean dist install uninstall

@@ -3,10 +3,13 @@
 #
 # test.sh - spfpolicy regression tests, run by "make test".
 #
-# Sections run in order; each reports through ok/fail/skip.  Runners
-# written in other languages print "ok NAME" and "FAIL NAME: reason"
-# lines, which runner() counts into the totals here.  The last line is
-# "N passed, N failed"; the exit status is 1 when anything failed.
+# Sections run in order; each reports through ok/fail/skip (tests/lib.sh).
+# Runners written in other languages print "ok NAME", "FAIL NAME: reason"
+# and "skipped: reason" lines, which runner() counts into the totals here:
+# a section that cannot run in this environment (no root, no private
+# namespaces in a chroot) is skipped, not failed.  The last line is
+# "N passed, N failed, N skipped"; the exit status is 1 when anything
+# failed.
 #
 # Environment:
 #	SPF_SUITE	the RFC 7208 test suite (default:
@@ -26,17 +29,14 @@ tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' INT TERM
 
-skip() {
-	echo "skipped: $*"
-}
-
 section() {
 	echo "# $*"
 }
 
-# runner NAME CMD...: run CMD, count its ok/FAIL lines, show the failures
-# (with their indented detail lines) and notes; a runner that exits
-# non-zero without saying FAIL is itself a failure.
+# runner NAME CMD...: run CMD, count its ok/FAIL/skipped lines, show the
+# failures (with their indented detail lines), skips and notes; a runner
+# that exits non-zero without saying FAIL is itself a failure.  printf,
+# not echo: a runner's escaped "\n" stays one line.
 runner() {
 	name=$1
 	shift
@@ -44,26 +44,32 @@ runner() {
 	rc=$?
 	before=$nfail
 	passed=$npass
+	skips=$nskip
 	show=0
 	while IFS= read -r line; do
 		case $line in
 		"ok "*)
 			npass=$((npass + 1))
 			show=0
-			[ -z "${VERBOSE:-}" ] || echo "$line"
+			[ -z "${VERBOSE:-}" ] || printf '%s\n' "$line"
 			;;
 		"FAIL "*)
 			nfail=$((nfail + 1))
 			show=1
-			echo "$line"
+			printf '%s\n' "$line"
+			;;
+		"skipped: "*|"# skipped: "*)
+			nskip=$((nskip + 1))
+			show=0
+			printf 'skipped: %s\n' "${line#*skipped: }"
 			;;
 		"#"*)
-			echo "$line"
+			printf '%s\n' "$line"
 			;;
 		[0-9]*" passed, "[0-9]*" failed"*)
 			;;	# the runner's own total: ours is printed last
 		*)
-			[ "$show" = 0 ] || echo "$line"
+			[ "$show" = 0 ] || printf '%s\n' "$line"
 			;;
 		esac
 	done < "$tmp/out"
@@ -71,7 +77,9 @@ runner() {
 		tail -n 20 "$tmp/out"
 		fail "$name" "exited $rc"
 	fi
-	echo "# $name: $((npass - passed)) ok, $((nfail - before)) FAIL"
+	printf '# %s: %d ok, %d FAIL' "$name" $((npass - passed)) $((nfail - before))
+	[ "$nskip" = "$skips" ] || printf ', %d skipped' $((nskip - skips))
+	echo
 }
 
 section "binary"

@@ -79,7 +79,7 @@ esac
 if [ -f "$SPF_SUITE" ]; then
 	relay rfc7208 < <("$PY" tests/spfsuite.py --bin "$W" "$SPF_SUITE" < /dev/null 2>&1)
 else
-	echo "# skipped: RFC 7208 suite not found at $SPF_SUITE (set SPF_SUITE)"
+	skip "RFC 7208 suite not found at $SPF_SUITE (set SPF_SUITE)"
 fi
 relay cases < <("$PY" tests/spfsuite.py --bin "$W" --slack "${FAULTS_SLACK:-1}" tests/cases/*.yml < /dev/null 2>&1)
 

@@ -1,14 +1,24 @@
 #!/bin/sh
 # See LICENSE file for copyright and license details.
 #
-# deps.sh - install what spfpolicy is built and tested with ("make deps",
-# as root).
+# deps.sh - install what spfpolicy is built with ("make deps", as root),
+# or, given "test", what it is tested with ("make test" runs it first).
+#
+#	sh tests/deps.sh	build tools, then c-ares
+#	sh tests/deps.sh test	test tools: only the missing ones, only as
+#				root on Debian (elsewhere the tests that need
+#				them say "skipped")
 #
 # Debian: the packages below from apt, then c-ares built static with
 # musl-gcc from Debian's own source package (Debian's patches applied by
-# dpkg-source) into $CARES_PREFIX.  A deb-src entry is derived from the
-# configured deb entries when apt has none.  Postfix is installed with no
-# configuration and is not started.
+# dpkg-source) into $CARES_PREFIX.  When apt has no deb-src entry, one is
+# derived from the configured deb entries into a private directory that
+# only the "apt-get source" here reads: nothing is added to
+# /etc/apt.  Nothing installed is started or enabled at boot: policy-rc.d
+# keeps maintainer scripts from starting services, and every unit or
+# rc.d link the installation enabled is disabled again (Postfix: its
+# postinst enables postfix.service; it is installed with no
+# configuration).  A service that was enabled before is left alone.
 #
 # Alpine: apk packages; build with "make CC=cc CARES_PREFIX=/usr".
 #
@@ -21,14 +31,16 @@ set -eu
 
 # build tools (dpkg-dev for apt-get source)
 BUILD_PKGS="musl-tools make gcc file dpkg-dev"
-# test tools: extend here (systemd: systemd-socket-activate, tests/listener_abuse.py)
+# test tools, installed by "make test" (tests/deps.sh test): extend here
+# (systemd: systemd-socket-activate, tests/listener_abuse.py)
 TEST_PKGS="python3 python3-dnslib python3-yaml iproute2 util-linux valgrind systemd
 	postfix-policyd-spf-python python3-spf postfix swaks mandoc
 	clang libclang-rt-14-dev libc-ares-dev"
 # Alpine: musl is the libc, c-ares comes static from the distribution
 APK_PKGS="build-base c-ares-dev c-ares-static python3 py3-yaml py3-dnslib file"
 
-DEBSRC=/etc/apt/sources.list.d/spfpolicy-deb-src.sources
+# what earlier versions of this script left in /etc/apt: removed
+OLD_DEBSRC=/etc/apt/sources.list.d/spfpolicy-deb-src.sources
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -59,8 +71,55 @@ apt_missing() {
 	done
 }
 
+# what this script made and removes on exit, however it ends
+rcd=
+aptdir=
+cleanup() {
+	[ -z "$rcd" ] || rm -f "$rcd"
+	[ -z "$aptdir" ] || rm -rf "$aptdir"
+}
+trap cleanup EXIT
+trap 'exit 1' INT HUP TERM
+
+# the services enabled at boot: systemd's .wants/.requires links, the
+# start links of the rc.d runlevels; a line each, "unit NAME" or "rc NAME"
+enabled_services() {
+	for l in /etc/systemd/system/*.wants/* /etc/systemd/system/*.requires/*; do
+		[ -L "$l" ] && echo "unit ${l##*/}"
+	done
+	for l in /etc/rc[2-5].d/S*; do
+		[ -L "$l" ] && echo "rc $(echo "${l##*/}" | sed 's/^S[0-9]*//')"
+	done
+	return 0
+}
+
+# disable_new BEFORE: disable what was enabled since the enabled_services
+# list in the file BEFORE: apt installs services enabled at boot (postfix's
+# postinst runs deb-systemd-helper enable and update-rc.d defaults), a
+# build or test host must not get them.  deb-systemd-helper and update-rc.d
+# record the choice, so that an upgrade does not enable them again.
+disable_new() {
+	enabled_services | sort -u > "$1.after"
+	sort -u "$1" | comm -13 - "$1.after" | while read -r kind name; do
+		say "disabling $name ($kind): installed for building or testing, not to run"
+		case $kind in
+		unit)	if command -v deb-systemd-helper >/dev/null; then
+				deb-systemd-helper disable "$name" >/dev/null 2>&1 || :
+			fi
+			rm -f /etc/systemd/system/*.wants/"$name" \
+				/etc/systemd/system/*.requires/"$name" ;;
+		rc)	update-rc.d "$name" disable >/dev/null 2>&1 ||
+				rm -f /etc/rc[2-5].d/S[0-9][0-9]"$name" ;;
+		esac
+	done
+	enabled_services | sort -u > "$1.after"
+	left=$(sort -u "$1" | comm -13 - "$1.after")
+	[ -z "$left" ] || die "still enabled at boot after disabling: $left"
+}
+
+# apt_install PKG...: install the missing ones, nothing started or enabled
 apt_install() {
-	missing=$(apt_missing $BUILD_PKGS $TEST_PKGS)
+	missing=$(apt_missing "$@")
 	if [ -z "$missing" ]; then
 		say "all packages installed"
 		return
@@ -71,20 +130,20 @@ apt_install() {
 	echo 'postfix postfix/main_mailer_type select No configuration' |
 		debconf-set-selections
 	# keep maintainer scripts from starting services (see invoke-rc.d(8))
-	rcd=
 	if [ ! -e /usr/sbin/policy-rc.d ]; then
 		rcd=/usr/sbin/policy-rc.d
 		printf '#!/bin/sh\nexit 101\n' > "$rcd"
 		chmod 755 "$rcd"
-		trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-		trap 'exit 1' INT TERM
 	fi
+	aptdir=$(mktemp -d "${TMPDIR:-/tmp}/spfpolicy-deps.XXXXXX")
+	enabled_services > "$aptdir/enabled"
 	apt-get update
 	apt-get install -y --no-install-recommends $missing
-	if [ -n "$rcd" ]; then
-		rm -f "$rcd"
-		trap - EXIT INT TERM
-	fi
+	[ -z "$rcd" ] || rm -f "$rcd"
+	rcd=
+	disable_new "$aptdir/enabled"
+	rm -rf "$aptdir"
+	aptdir=
 	if command -v postfix >/dev/null && postfix status 2>/dev/null; then
 		postfix stop
 	fi
@@ -129,7 +188,7 @@ debsrc_stanzas() {
 	}' $lists
 	lists=
 	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -f "$f" ] && [ "$f" != "$DEBSRC" ] && lists="$lists $f"
+		[ -f "$f" ] && [ "$f" != "$OLD_DEBSRC" ] && lists="$lists $f"
 	done
 	[ -z "$lists" ] || awk -v cn="$codename" '
 	function keep(s) { return s == cn || index(s, cn "-") == 1 }
@@ -184,19 +243,32 @@ cares_source() {
 		gzip -dc "$CARES_SRC" | (cd deps/src && tar -xf -)
 		return
 	fi
-	if ! apt-cache showsrc c-ares 2>/dev/null | grep -q '^Package:'; then
-		needroot "adding a deb-src entry"
-		say "no deb-src entry for c-ares; writing $DEBSRC"
-		debsrc_stanzas > "$DEBSRC.tmp"
-		[ -s "$DEBSRC.tmp" ] || {
-			rm -f "$DEBSRC.tmp"
-			die "no deb entry for this release to derive deb-src from"
-		}
-		mv "$DEBSRC.tmp" "$DEBSRC"
-		apt-get update
+	if apt-cache showsrc c-ares 2>/dev/null | grep -q '^Package:'; then
+		# root downloads into deps/src: say so instead of being warned
+		(cd deps/src && apt-get -o APT::Sandbox::User=root source c-ares)
+		return
 	fi
-	# root downloads into deps/src: say so instead of being warned
-	(cd deps/src && apt-get -o APT::Sandbox::User=root source c-ares)
+	# no deb-src entry: one derived from the deb entries, in a private
+	# apt directory (sources, lists, cache) read by this "apt-get source"
+	# alone and removed on exit; /etc/apt and the host's lists stay as
+	# they are
+	aptdir=$(mktemp -d "${TMPDIR:-/tmp}/spfpolicy-deps.XXXXXX")
+	mkdir -p "$aptdir/sources.list.d" "$aptdir/lists/partial" \
+		"$aptdir/cache/archives/partial"
+	: > "$aptdir/sources.list"
+	debsrc_stanzas > "$aptdir/sources.list.d/deb-src.sources"
+	[ -s "$aptdir/sources.list.d/deb-src.sources" ] ||
+		die "no deb entry for this release to derive deb-src from"
+	say "no deb-src entry for c-ares: using one derived from the deb entries, not kept"
+	set -- -o APT::Sandbox::User=root \
+		-o Dir::Etc::SourceList="$aptdir/sources.list" \
+		-o Dir::Etc::SourceParts="$aptdir/sources.list.d" \
+		-o Dir::State::Lists="$aptdir/lists" \
+		-o Dir::Cache="$aptdir/cache"
+	apt-get "$@" update
+	(cd deps/src && apt-get "$@" source c-ares)
+	rm -rf "$aptdir"
+	aptdir=
 }
 
 cares_build() {
@@ -227,10 +299,30 @@ cares_build() {
 	say "c-ares $(sed -n 's/^Version: //p' "$CARES_PREFIX/lib/pkgconfig/libcares.pc") in $CARES_PREFIX"
 }
 
+case ${1:-} in
+"")	;;
+test)	if [ ! -f /etc/debian_version ]; then
+		say "not Debian: install the test tools yourself (TEST_PKGS here); the tests that need them say skipped"
+		exit 0
+	fi
+	missing=$(apt_missing $TEST_PKGS)
+	if [ -n "$missing" ] && [ "$(id -u)" != 0 ]; then
+		say "not root: not installing" $missing "(the tests that need them say skipped)"
+		exit 0
+	fi
+	apt_install $TEST_PKGS
+	exit 0 ;;
+*)	die "usage: deps.sh [test]" ;;
+esac
+
 if [ -f /etc/debian_version ]; then
-	apt_install
+	if [ -f "$OLD_DEBSRC" ] && [ "$(id -u)" = 0 ]; then
+		say "removing $OLD_DEBSRC (left by an earlier deps.sh)"
+		rm -f "$OLD_DEBSRC"
+	fi
+	apt_install $BUILD_PKGS
 	cares_build
-	say "done: make && make test"
+	say "done: make && make test (make test installs the test tools)"
 elif [ -f /etc/alpine-release ]; then
 	needroot "apk add"
 	apk add $APK_PKGS

@@ -21,13 +21,13 @@
 # lines and "N passed, N failed"; exits 1 when anything failed.
 #
 # The table of every case (expected, measured result, wall time) goes to
-# stderr and to $FAULTS_OUT (default: $TMPDIR/spfpolicy-faults.out).
+# stderr, and to $FAULTS_OUT when it is set (by default no file is left).
 #
 # Environment:
 #	SPFPOLICY	binary (default ./spfpolicy); may be a wrapper script
 #	FAULTS_SLACK	seconds added to every maxtime (slow builds:
 #			valgrind); default 0
-#	FAULTS_OUT	where the table goes
+#	FAULTS_OUT	a file for the table too
 #	FAULTS_ONLY	run only the cases whose name contains this string
 
 cd "$(dirname "$0")/.." || exit 2
@@ -39,7 +39,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/spfpolicy-faults.XXXXXX") || exit 2
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' INT TERM
 export FAULTS_TMP="$tmp" FAULTS_BIN="$BIN"
-export FAULTS_OUT="${FAULTS_OUT:-${TMPDIR:-/tmp}/spfpolicy-faults.out}"
+export FAULTS_OUT="${FAULTS_OUT:-}"
 
 # the wrapper spfsuite.py runs: times the binary, logs the first line
 cat > "$tmp/timed" <<'EOF'
@@ -523,6 +523,8 @@ def table():
     sys.stdout.flush()
     sys.stderr.write(text)
     sys.stderr.flush()
+    if not OUT:
+        return
     try:
         with open(OUT, 'w') as f:
             f.write(text)

@@ -4,18 +4,23 @@
 # (POSIX sh) once TNAME is set: the prefix of their test names ("" for
 # none: test.sh).
 #
+# Lines are printed with printf, never echo: dash's echo expands the "\n"
+# of an escaped text (a traceback shown on one line) into line breaks.
+#
 #	ok NAME			"ok TNAME/NAME"
 #	fail NAME REASON [FILE]	"FAIL TNAME/NAME: REASON", then FILE's first
 #				40 lines indented
-#	t_end [RC]		"N passed, N failed"; exit RC, by default 0
-#				when nothing failed, else 1
+#	skip REASON...		"skipped: TNAME: REASON" (no TNAME: for
+#				test.sh), counted as skipped
+#	t_end [RC]		"N passed, N failed, N skipped"; exit RC, by
+#				default 0 when nothing failed, else 1
 #	die REASON [FILE [RC]]	the harness cannot go on: fail setup, then
 #				t_end RC (default 2)
-#	skipped REASON...	nothing can be tested here: a "# skipped:"
-#				line, an empty tally, exit 0
+#	skipped REASON...	nothing can be tested here: skip REASON, then
+#				t_end 0
 #	relay NAME		a runner's output on stdin passed on, its
-#				ok/FAIL lines under TNAME/NAME and counted,
-#				its own tally left out
+#				ok/FAIL/skipped lines under TNAME/NAME and
+#				counted, its own tally left out
 #	t_since START [END]	seconds from START to END (default: now),
 #				both "date +%s.%N", to a tenth
 #	t_binary		BIN: $SPFPOLICY (default ./spfpolicy; a bare
@@ -25,22 +30,28 @@
 
 npass=0
 nfail=0
+nskip=0
 
 ok() {
 	npass=$((npass + 1))
-	echo "ok ${TNAME:+$TNAME/}$1"
+	printf 'ok %s\n' "${TNAME:+$TNAME/}$1"
 }
 
 fail() {
 	nfail=$((nfail + 1))
-	echo "FAIL ${TNAME:+$TNAME/}$1: $2"
+	printf 'FAIL %s: %s\n' "${TNAME:+$TNAME/}$1" "$2"
 	if [ -n "${3:-}" ] && [ -s "$3" ]; then
 		sed -n '1,40s/^/    /p' "$3"
 	fi
 }
 
+skip() {
+	nskip=$((nskip + 1))
+	printf 'skipped: %s\n' "${TNAME:+$TNAME: }$*"
+}
+
 t_end() {
-	echo "$npass passed, $nfail failed"
+	echo "$npass passed, $nfail failed, $nskip skipped"
 	[ -n "${1:-}" ] && exit "$1"
 	[ "$nfail" = 0 ] && exit 0
 	exit 1
@@ -52,18 +63,22 @@ die() {
 }
 
 skipped() {
-	echo "# skipped: $TNAME: $*"
-	echo "0 passed, 0 failed"
-	exit 0
+	skip "$@"
+	t_end 0
 }
 
 relay() {
 	while IFS= read -r line; do
 		case $line in
-		"ok "*)		npass=$((npass + 1)); echo "ok $TNAME/$1/${line#ok }" ;;
-		"FAIL "*)	nfail=$((nfail + 1)); echo "FAIL $TNAME/$1/${line#FAIL }" ;;
+		"ok "*)		npass=$((npass + 1))
+				printf 'ok %s\n' "$TNAME/$1/${line#ok }" ;;
+		"FAIL "*)	nfail=$((nfail + 1))
+				printf 'FAIL %s\n' "$TNAME/$1/${line#FAIL }" ;;
+		"skipped: "*|"# skipped: "*)
+				nskip=$((nskip + 1))
+				printf 'skipped: %s\n' "$TNAME/$1: ${line#*skipped: }" ;;
 		[0-9]*" passed, "[0-9]*" failed"*) ;;
-		*)		echo "$line" ;;
+		*)		printf '%s\n' "$line" ;;
 		esac
 	done
 }

@@ -53,6 +53,7 @@ if [ "${LISTENER_NS:-}" != 1 ]; then
 	t_binary
 	export LISTENER_NS=1 SPFPOLICY="$BIN"
 	ns_enter "$self" "$@"
+	[ -z "$ns_why" ] || skipped "$ns_why"
 	die "unshare failed"
 fi
 

@@ -7,7 +7,11 @@
 #	ns_enter SELF ARGS...	re-run SELF in new network, mount and UTS
 #				namespaces, and a PID namespace where the
 #				kernel allows one (then nothing the test
-#				starts outlives it); returns only on failure
+#				starts outlives it); returns only on failure,
+#				with ns_why set when no such namespaces can be
+#				made here (the test is then skipped, not
+#				failed: a chroot, a container without
+#				CAP_SYS_ADMIN)
 #	ns_dev DIR NAME		a private /dev: a small tmpfs with the usual
 #				nodes bound from the host's, moved over /dev,
 #				so that /dev/log can be the test's own
@@ -20,8 +24,24 @@
 #				1 when one is still empty
 
 ns_enter() {
-	local self=$1
+	local self=$1 err
 	shift
+	# what the exec below needs, tried first: where it cannot work the
+	# reason is said instead of a bare unshare message.  In a chroot whose
+	# / is not a mount point the mount namespace cannot be made private.
+	ns_why=
+	if ! err=$(unshare --net --mount --uts --propagation private true 2>&1); then
+		# mountinfo lists the mounts under our root, "/" among them
+		# only when / is a mount point (mountpoint(1) says yes in any
+		# chroot: / and /.. are one inode)
+		if [ -r /proc/self/mountinfo ] &&
+			! awk '$5 == "/" { f = 1 } END { exit !f }' /proc/self/mountinfo; then
+			ns_why="no private namespaces: / is not a mount point (a chroot?), so unshare cannot make mounts private ($err)"
+		else
+			ns_why="no private namespaces here: ${err:-unshare failed}"
+		fi
+		return 1
+	fi
 	if unshare --pid --fork --mount-proc true 2>/dev/null; then
 		exec unshare --net --mount --uts --pid --fork --kill-child=TERM --mount-proc \
 			--propagation private bash "$self" "$@"

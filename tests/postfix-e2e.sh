@@ -70,6 +70,7 @@ if [ "${POSTFIX_E2E_NS:-}" != 1 ]; then
 	t_binary
 	export POSTFIX_E2E_NS=1 SPFPOLICY="$BIN" E2E_LISTENER=$LISTENER
 	ns_enter "$self" "$@"
+	[ -z "$ns_why" ] || skipped "$ns_why"
 	die "unshare failed"
 fi
 

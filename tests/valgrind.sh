@@ -58,8 +58,7 @@ if [ -z "$BIN" ]; then
 		-DVERSION='"valgrind"' -iquote "$tmp" -g -O1 -o "$BIN" \
 		spfpolicy.c -lcares > "$tmp/build.log" 2>&1; then
 		fail build "$(head -n 5 "$tmp/build.log") (needs libc-ares-dev)"
-		echo "$npass passed, $nfail failed"
-		exit 1
+		t_end 1
 	fi
 	ok build
 fi
@@ -92,7 +91,7 @@ if [ -f "$SPF_SUITE" ]; then
 	relay rfc7208 < <("$PY" tests/spfsuite.py -j "$jobs" --bin "$W" \
 		"$SPF_SUITE" < /dev/null 2>&1)
 else
-	echo "# skipped: RFC 7208 suite not found at $SPF_SUITE (set SPF_SUITE)"
+	skip "RFC 7208 suite not found at $SPF_SUITE (set SPF_SUITE)"
 fi
 relay cases < <("$PY" tests/spfsuite.py -j "$jobs" --bin "$W" \
 	--slack "${FAULTS_SLACK:-3}" tests/cases/*.yml < /dev/null 2>&1)
