@@ -141,6 +141,9 @@ runner faults env SPFPOLICY="$BIN" sh tests/faults.sh
 section "resolver timeouts from resolv.conf"
 runner resolvconf env SPFPOLICY="$BIN" tests/resolvconf.sh
 
+section "query mode -v: the evaluation tree"
+runner verbose env SPFPOLICY="$BIN" sh tests/verbose.sh
+
 section "protocol abuse"
 runner abuse env SPFPOLICY="$BIN" sh tests/abuse.sh
 
