@@ -150,6 +150,9 @@ runner abuse env SPFPOLICY="$BIN" sh tests/abuse.sh
 section "listener mode"
 runner listener tests/listener.sh
 
+section "spawn and listener mode on a terminal"
+runner terminal env SPFPOLICY="$BIN" tests/terminal.sh
+
 section "side by side with pypolicyd-spf"
 if [ "$(id -u)" != 0 ]; then
 	skip "side by side: needs root (private network namespace)"
