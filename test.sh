@@ -149,11 +149,17 @@ runner faults env SPFPOLICY="$BIN" sh tests/faults.sh
 section "resolver timeouts from resolv.conf"
 runner resolvconf env SPFPOLICY="$BIN" tests/resolvconf.sh
 
+section "query mode -v: the evaluation tree"
+runner verbose env SPFPOLICY="$BIN" sh tests/verbose.sh
+
 section "protocol abuse"
 runner abuse env SPFPOLICY="$BIN" sh tests/abuse.sh
 
 section "listener mode"
 runner listener tests/listener.sh
+
+section "spawn and listener mode on a terminal"
+runner terminal env SPFPOLICY="$BIN" tests/terminal.sh
 
 section "side by side with pypolicyd-spf"
 if [ "$(id -u)" != 0 ]; then
