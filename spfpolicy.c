@@ -450,19 +450,26 @@ logmsg(int prio, const char *fmt, ...)
 	}
 }
 
-/* -q -v: one line of the evaluation tree on stderr, indented by its depth. */
+/*
+ * -q -v: one line of the evaluation tree on stderr, indented by its
+ * depth.  What DNS or a request brought may hold control bytes (an escape
+ * sequence for the admin's terminal): they are shown as '?'.
+ */
 static void
 trace(const char *fmt, ...)
 {
+	char buf[LOG_LINE_MAX], *p;
 	va_list ap;
 
 	if (!verbose)
 		return;
-	fprintf(stderr, "%*s", 2 * trace_depth, "");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	for (p = buf; *p; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			*p = '?';
+	fprintf(stderr, "%*s%s\n", 2 * trace_depth, "", buf);
 }
 
 /* For start-up and impossible states only: never for what a stranger sent. */
@@ -1454,7 +1461,11 @@ dns_lookup_many(Check *c, char **names, int n, int type, Answer *ans, const Enou
 	return temp;
 }
 
-/* -v: one lookup and what came of it. */
+/*
+ * -v: one lookup and what came of it, the answers cut to fit a line.
+ * DNS text goes to a terminal: bytes that are not printable ASCII (an
+ * escape sequence in a TXT record) are shown as '?'.
+ */
 static void
 dns_trace(const char *name, const Answer *a)
 {
@@ -1462,27 +1473,29 @@ dns_trace(const char *name, const Answer *a)
 		[D_OK] = "", [D_NXDOMAIN] = " NXDOMAIN", [D_NODATA] = " no records",
 		[D_TEMP] = " error: ",
 	};
+	static const char *const quote[2] = { " ", " \"" };
 	char buf[512], ip[INET6_ADDRSTRLEN];
-	size_t len = 0;
-	int i;
+	const char *v;
+	size_t len = 0, i;
+	int k, txt = a->type == T_TXT;
 
-	buf[0] = '\0';
-	for (i = 0; a->status == D_OK && i < a->n && i < 8; i++) {
-		if (a->type == T_A || a->type == T_AAAA)
-			inet_ntop(a->type == T_A ? AF_INET : AF_INET6, a->ip[i], ip, sizeof(ip));
-		put(buf, sizeof(buf), &len, " ", 1);
-		if (a->type == T_TXT)
-			put(buf, sizeof(buf), &len, "\"", 1);
-		put(buf, sizeof(buf), &len, a->type == T_A || a->type == T_AAAA ? ip : a->s[i],
-		    a->type == T_A || a->type == T_AAAA ? strlen(ip) : MIN(strlen(a->s[i]), 120));
-		if (a->type == T_TXT)
-			put(buf, sizeof(buf), &len, "\"", 1);
+	for (k = 0; a->status == D_OK && k < a->n; k++) {
+		v = a->type == T_A || a->type == T_AAAA ?
+		    inet_ntop(a->type == T_A ? AF_INET : AF_INET6, a->ip[k], ip, sizeof(ip)) : a->s[k];
+		if (put(buf, sizeof(buf) - 5, &len, quote[txt], 1 + txt) ||
+		    put(buf, sizeof(buf) - 5, &len, v, strlen(v)) || put(buf, sizeof(buf) - 5, &len, "\"", txt)) {
+			put(buf, sizeof(buf), &len, " ...", 4);
+			break;
+		}
 	}
+	for (i = 0; i < len; i++)	/* any byte: DNS data is binary */
+		if (buf[i] < ' ' || buf[i] > '~')
+			buf[i] = '?';
 	buf[len] = '\0';
-	trace("dns %s %s:%s%s%s%s (%lld ms%s)", name, a->type == T_A ? "A" :
+	trace("dns %s %s:%s%s%s (%lld ms%s)", name, a->type == T_A ? "A" :
 	      a->type == T_AAAA ? "AAAA" : a->type == T_MX ? "MX" : a->type == T_PTR ? "PTR" : "TXT",
-	      status[a->status], a->status == D_TEMP ? a->err : "", buf,
-	      a->n > 8 ? " ..." : "", a->ms, a->cached ? ", cached" : "");
+	      status[a->status], a->status == D_TEMP ? a->err : "", buf, a->ms,
+	      a->cached ? ", cached" : "");
 }
 
 /* One lookup; returns its DnsStatus. */
@@ -2271,7 +2284,10 @@ spf_check_host(Check *c, const char *domain, int depth, int wantexp)
 			r = R_PERMERROR;
 			goto done;
 		}
-		if ((r = spf_check_host(c, target, depth + 1, wantexp)) == R_NONE) {
+		trace_depth++;
+		r = spf_check_host(c, target, depth + 1, wantexp);
+		trace_depth--;
+		if (r == R_NONE) {
 			snprintf(c->why, sizeof(c->why), "redirect domain has no SPF record: %s", target);
 			r = R_PERMERROR;
 		}
@@ -4101,7 +4117,8 @@ mode_query(const Conf *cf, const char *ipstr, const char *sender, const char *he
 		return 64;
 	}
 	pol_ident(cf, *sender ? I_MAILFROM : I_HELO, &ip, ipstr, sender, helo, "none", &id);
-	trace("%s in %lld ms, %d DNS queries sent", result_name[id.r], now_ms() - t0, dns_sent);
+	trace("%s in %lld ms, %d DNS quer%s sent", result_name[id.r], now_ms() - t0, dns_sent,
+	      dns_sent == 1 ? "y" : "ies");
 	printf("%s\n%s\n%s\n", result_name[id.r], id.r == R_FAIL ? id.exp : "", id.header);
 	return fflush(stdout) ? 70 : status[id.r];
 }

@@ -178,8 +178,8 @@ EOF
 # redirect= and the exp= fetched for the fail
 run redirect 198.51.100.7 user@redir.verbose.test mail.example.net
 has redirect term '  redirect=_r\.verbose\.test'
-has redirect target '  check_host _r\.verbose\.test'
-has redirect exp '    dns _e\.verbose\.test TXT: "%\{i\} is not one of %\{d\}'"'"'s hosts" \(N ms\)'
+has redirect target '    check_host _r\.verbose\.test'
+has redirect exp '      dns _e\.verbose\.test TXT: "%\{i\} is not one of %\{d\}'"'"'s hosts" \(N ms\)'
 has redirect result '= fail'
 has redirect total 'fail in N ms, 3 DNS queries sent'
 
@@ -189,7 +189,7 @@ tree none <<'EOF'
 check_host norec.verbose.test
   dns norec.verbose.test TXT: no records (N ms)
 = none
-none in N ms, 1 DNS queries sent
+none in N ms, 1 DNS query sent
 EOF
 
 # temperror: the A query of silent.verbose.test is never answered; its
@@ -244,6 +244,15 @@ check_host voids.verbose.test
 = permerror: Void lookup limit of 2 exceeded
 permerror in N ms, 4 DNS queries sent
 EOF
+
+# an escape sequence in a TXT record does not reach the terminal
+run esc 198.51.100.7 user@esc.verbose.test mail.example.net
+has esc record '  dns esc\.verbose\.test TXT: "v=spf1 a:x\?\[31mred\.verbose\.test -all" \(N ms\)'
+if grep -q "$(printf '\033')" "$T/esc.err"; then
+	fail esc/no-escape "an ESC byte on stderr" "$T/esc.err"
+else
+	ok esc/no-escape
+fi
 
 # -v without -q: a usage error, and in spawn mode stderr is the Postfix
 # socket: nothing may be written there (syslog only)
