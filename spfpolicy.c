@@ -6,8 +6,10 @@
  * Data flow: Postfix writes a request (name=value lines, blank line) on
  * stdin; the policy layer decides which identities to check; spf_check()
  * evaluates the HELO or MAIL FROM identity as RFC 7208's check_host(),
- * asking c-ares through dns_lookup(); the policy layer turns the results
- * into one action line.  All per-evaluation memory comes from one arena
+ * asking DNS through dns_lookup(); the policy layer turns the results
+ * into one action line.  DNS messages are encoded, sent (UDP, then TCP
+ * when truncated) and read here, so that every c-ares version behaves the
+ * same; c-ares only reads the name server configuration.  All per-evaluation memory comes from one arena
  * that is reset after each answer; nothing a stranger sends can make it
  * recurse, loop or allocate without a bound.  DNS answers are kept for
  * their TTL in a small fixed cache, so the recipients and messages of one
@@ -237,6 +239,7 @@ static void cache_put(const char *, int, int, const unsigned char *, int);
 static void dns_optval(const char *, const char *, int, int *);
 static int dns_sysopt(const char *, int);
 static int dns_init(const Conf *);
+static void dns_server(const struct ares_addr_port_node *);
 static unsigned dns_rand(void);
 static int dns_encode(Query *);
 static void dns_first(Query *);
@@ -828,23 +831,8 @@ dns_init(const Conf *cf)
 	                (v = dns_sysopt("timeout:", 30)) > 0 ? v * 1000 : dns_timeout_default;
 	ns_tries = cf->dns_tries ? cf->dns_tries :
 	           (v = dns_sysopt("attempts:", 5)) > 0 ? v : dns_tries_default;
-	for (s = list; s && nns < MAX_NS; s = s->next) {
-		struct sockaddr_in *v4 = (struct sockaddr_in *)&ns[nns].sa;
-		struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ns[nns].sa;
-
-		memset(&ns[nns], 0, sizeof(ns[nns]));
-		if (s->family == AF_INET) {
-			v4->sin_family = AF_INET;
-			v4->sin_port = htons(s->udp_port ? s->udp_port : 53);
-			memcpy(&v4->sin_addr, &s->addr.addr4, 4);
-			ns[nns++].len = sizeof(*v4);
-		} else if (s->family == AF_INET6) {
-			v6->sin6_family = AF_INET6;
-			v6->sin6_port = htons(s->udp_port ? s->udp_port : 53);
-			memcpy(&v6->sin6_addr, &s->addr.addr6, 16);
-			ns[nns++].len = sizeof(*v6);
-		}
-	}
+	for (s = list; s && nns < MAX_NS; s = s->next)
+		dns_server(s);
 	ares_free_data(list);
 	ares_destroy(ch);
 	if (r == ARES_SUCCESS && !nns)
@@ -860,6 +848,27 @@ dns_init(const Conf *cf)
 	}
 	rng |= 1;
 	return r == ARES_SUCCESS && nns ? 0 : -1;
+}
+
+/* Add c-ares' name server s to ns[]: its address and UDP port (0: 53). */
+static void
+dns_server(const struct ares_addr_port_node *s)
+{
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&ns[nns].sa;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ns[nns].sa;
+
+	memset(&ns[nns], 0, sizeof(ns[nns]));
+	if (s->family == AF_INET) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons(s->udp_port ? s->udp_port : 53);
+		memcpy(&v4->sin_addr, &s->addr.addr4, 4);
+		ns[nns++].len = sizeof(*v4);
+	} else if (s->family == AF_INET6) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons(s->udp_port ? s->udp_port : 53);
+		memcpy(&v6->sin6_addr, &s->addr.addr6, 16);
+		ns[nns++].len = sizeof(*v6);
+	}
 }
 
 /* xorshift64: 16 bits for a query ID */
