@@ -3891,9 +3891,9 @@ lst_evict(const Conf *cf)
 	if (!v)
 		return 0;
 	v->evicted = 1;
-	logmsg(LOG_INFO, "closing the connection %s %lld s, for a new client (Max_Connections %d)",
+	logmsg(LOG_INFO, "closing the connection %s %.1f s, for a new client (Max_Connections %d)",
 	       v->state == S_READ ? "with a partial request since" : "idle for",
-	       (now_ms() - v->since) / 1000, cf->max_connections);
+	       (now_ms() - v->since) / 1000.0, cf->max_connections);
 	kill(v->pid, SIGUSR1);
 	return 1;
 }
