@@ -174,9 +174,10 @@ done
 [ -s "$T/port" ] || die "tests/dnsd.py did not start" "$T/dnsd.err"
 NS=127.0.0.1:$(cat "$T/port")
 
-# a short DNS timeout, one try: the silent name is a temperror at once
+# a short DNS timeout, one try: the silent name is a temperror at once;
+# the listener started as root serves as nobody (ignored by the others)
 printf '%s\n' 'DNS_Timeout_ms = 300' 'DNS_Tries = 1' 'Lookup_Time = 3' \
-	'debugLevel = 1' > "$T/conf"
+	'debugLevel = 1' 'Listen_User = nobody' > "$T/conf"
 chmod 644 "$T/conf"
 
 # req IP HELO SENDER INSTANCE: one policy request as smtpd sends it
@@ -249,8 +250,12 @@ waitfor() {
 listener() {
 	d=$T/$1
 	port=$(freeport)
-	set -- strace -f -qq -n -o "$d/listener.st"
-	[ "$kind" = plain ] || set -- "$@" -e "$inject"
+	if [ "$1" = plain ]; then
+		set --
+	else
+		set -- -e "$inject"
+	fi
+	set -- strace -f -qq -n -o "$d/listener.st" "$@"
 	"$@" "$BIN" -l "inet:127.0.0.1:$port" -d -n "$NS" "$T/conf" \
 		> /dev/null 2> "$d/listener.err" &
 	tracer=$!
@@ -290,7 +295,7 @@ for kind in plain enosys; do
 	if [ -n "$root" ] && getent passwd nobody >/dev/null; then
 		run $kind spawn-nobody -u nobody "$UBIN" -n "$NS" "$T/conf" < "$T/req"
 	fi
-	listener $kind
+	listener "$kind"
 done
 
 # the answers each scenario must give (checked on the plain runs)
@@ -309,7 +314,6 @@ want() {
 	fi
 }
 PASS='Received-SPF: Pass'
-FAIL='Message rejected due to: SPF fail'
 TEMP='Received-SPF: Temperror'
 want version 0 '^spfpolicy .*c-ares'
 want check 0 ': 0 problems'
