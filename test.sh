@@ -161,6 +161,9 @@ runner listener tests/listener.sh
 section "spawn and listener mode on a terminal"
 runner terminal env SPFPOLICY="$BIN" tests/terminal.sh
 
+section "system calls: none newer than Linux 3.10"
+runner syscalls env SPFPOLICY="$BIN" sh tests/syscalls.sh
+
 section "side by side with pypolicyd-spf"
 if [ "$(id -u)" != 0 ]; then
 	skip "side by side: needs root (private network namespace)"

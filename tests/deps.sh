@@ -32,10 +32,11 @@ set -eu
 # build tools (dpkg-dev for apt-get source)
 BUILD_PKGS="musl-tools make gcc file dpkg-dev"
 # test tools, installed by "make test" (tests/deps.sh test): extend here
-# (systemd: systemd-socket-activate, tests/listener_abuse.py)
+# (systemd: systemd-socket-activate, tests/listener_abuse.py; strace:
+# tests/syscalls.sh)
 TEST_PKGS="python3 python3-dnslib python3-yaml iproute2 util-linux valgrind systemd
 	postfix-policyd-spf-python python3-spf postfix swaks mandoc
-	clang libclang-rt-14-dev libc-ares-dev"
+	clang libclang-rt-14-dev libc-ares-dev strace"
 # Alpine: musl is the libc, c-ares comes static from the distribution
 APK_PKGS="build-base c-ares-dev c-ares-static python3 py3-yaml py3-dnslib file"
 
