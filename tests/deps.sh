@@ -27,10 +27,10 @@
 #				nothing is built if DIR/lib/libcares.a exists
 #	CARES_SRC=FILE.tar.gz	build this c-ares release tarball instead of
 #				"apt-get source c-ares"
-#	CARES=VERSION		build c-ares VERSION (1.34: what Alpine links)
-#				with CMake from $CARES_VENDOR/c-ares-VERSION.*
-#				.tar.gz into $CARES_PREFIX (default
-#				deps/caresVERSION) instead
+#	CARES=VERSION		instead, build c-ares VERSION (1.34: what
+#				Alpine links) with CMake from the release
+#				tarball c-ares-VERSION.*.tar.gz into
+#				$CARES_PREFIX (default deps/caresVERSION)
 #	CARES_VENDOR=DIR	where that tarball is (default ../shared/vendor)
 set -eu
 
