@@ -18,7 +18,8 @@
 #	SPFPOLICY	the binary (default ./spfpolicy; relative to this
 #			directory), passed on to every section
 #	TESTS		the runners to run, by name (e.g. "rfc7208 cases
-#			faults abuse": make test-core); default all
+#			faults abuse listener sidebyside": make test-core);
+#			default all
 
 cd "$(dirname "$0")" || exit 1
 ROOT=$(pwd)
