@@ -18,8 +18,9 @@
 #	SPFPOLICY	the binary (default ./spfpolicy; relative to this
 #			directory), passed on to every section
 #	TESTS		the runners to run, by name (e.g. "rfc7208 cases
-#			faults abuse listener sidebyside": make test-core);
-#			default all
+#			faults abuse"); default all
+#	SKIP_TESTS	the runners not to run (make test-core: the real
+#			Postfix ones)
 
 cd "$(dirname "$0")" || exit 1
 ROOT=$(pwd)
@@ -46,7 +47,7 @@ section() {
 # runner NAME CMD...: run CMD, count its ok/FAIL/skipped lines, show the
 # failures (with their indented detail lines), skips and notes; a runner
 # that exits non-zero without saying FAIL is itself a failure; one not
-# named in $TESTS (when set) is skipped.  printf, not echo: a runner's
+# named in $TESTS (when set), or named in $SKIP_TESTS, is skipped.  printf, not echo: a runner's
 # escaped "\n" stays one line.
 runner() {
 	name=$1
@@ -54,6 +55,9 @@ runner() {
 	case " ${TESTS:-$name} " in
 	*" $name "*)	;;
 	*)	skip "$name: not in TESTS"; return ;;
+	esac
+	case " ${SKIP_TESTS:-} " in
+	*" $name "*)	skip "$name: in SKIP_TESTS"; return ;;
 	esac
 	"$@" < /dev/null > "$tmp/out" 2>&1
 	rc=$?
