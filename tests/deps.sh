@@ -53,7 +53,7 @@ CARES_PREFIX=${CARES_PREFIX:-deps/cares${CARES:-}}
 CARES_VENDOR=${CARES_VENDOR:-$ROOT/../shared/vendor}
 # the c-ares $CARES build: CMake options and flags on top of Alpine's
 # (MinSizeRel, sections).  spfpolicy has one thread and needs no unwind
-# tables: these two cut 16 KiB each from the binary (README, Requirements)
+# tables: these two cut 24 and 16 KiB from the binary (README, Requirements)
 CARES_CMAKE_OPTS=${CARES_CMAKE_OPTS--DCARES_THREADS=OFF}
 CARES_CFLAGS=${CARES_CFLAGS--fstack-protector-strong -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables}
 case $CARES_PREFIX in
