@@ -15,10 +15,21 @@
 #	SPF_SUITE	the RFC 7208 test suite (default:
 #			../shared/spf-suite/rfc7208-tests.yml)
 #	VERBOSE=1	also print the runners' ok lines
+#	SPFPOLICY	the binary (default ./spfpolicy; relative to this
+#			directory), passed on to every section
+#	TESTS		the runners to run, by name (e.g. "rfc7208 cases
+#			faults abuse"); default all
+#	SKIP_TESTS	the runners not to run (make test-core: the real
+#			Postfix ones)
 
 cd "$(dirname "$0")" || exit 1
 ROOT=$(pwd)
-BIN=$ROOT/spfpolicy
+BIN=${SPFPOLICY:-spfpolicy}
+case $BIN in
+/*)	;;
+*)	BIN=$ROOT/$BIN ;;
+esac
+export SPFPOLICY="$BIN"
 PY=/usr/bin/python3
 SPF_SUITE=${SPF_SUITE:-$ROOT/../shared/spf-suite/rfc7208-tests.yml}
 MAXSIZE=262144		# bytes: the static binary stays small
@@ -35,11 +46,19 @@ section() {
 
 # runner NAME CMD...: run CMD, count its ok/FAIL/skipped lines, show the
 # failures (with their indented detail lines), skips and notes; a runner
-# that exits non-zero without saying FAIL is itself a failure.  printf,
-# not echo: a runner's escaped "\n" stays one line.
+# that exits non-zero without saying FAIL is itself a failure; one not
+# named in $TESTS (when set), or named in $SKIP_TESTS, is skipped.  printf, not echo: a runner's
+# escaped "\n" stays one line.
 runner() {
 	name=$1
 	shift
+	case " ${TESTS:-$name} " in
+	*" $name "*)	;;
+	*)	skip "$name: not in TESTS"; return ;;
+	esac
+	case " ${SKIP_TESTS:-} " in
+	*" $name "*)	skip "$name: in SKIP_TESTS"; return ;;
+	esac
 	"$@" < /dev/null > "$tmp/out" 2>&1
 	rc=$?
 	before=$nfail
@@ -94,7 +113,7 @@ else
 
 	out=$("$BIN" -V 2>&1)
 	case $out in
-	*c-ares*)	ok version ;;
+	*c-ares*)	ok "version ($out)" ;;
 	*)		fail version "-V said: $out" ;;
 	esac
 
@@ -132,7 +151,7 @@ if [ ! -f tests/spfsuite.py ]; then
 elif [ ! -f "$SPF_SUITE" ]; then
 	skip "RFC 7208 suite not found at $SPF_SUITE (set SPF_SUITE)"
 else
-	runner rfc7208 "$PY" tests/spfsuite.py "$SPF_SUITE"
+	runner rfc7208 "$PY" tests/spfsuite.py --bin "$BIN" "$SPF_SUITE"
 fi
 
 section "own SPF cases"
@@ -140,7 +159,7 @@ set -- tests/cases/*.yml
 if [ ! -f tests/spfsuite.py ] || [ ! -f "$1" ]; then
 	skip "own cases: no tests/spfsuite.py or tests/cases/*.yml"
 else
-	runner cases "$PY" tests/spfsuite.py "$@"
+	runner cases "$PY" tests/spfsuite.py --bin "$BIN" "$@"
 fi
 
 section "DNS fault matrix"

@@ -27,6 +27,11 @@
 #				nothing is built if DIR/lib/libcares.a exists
 #	CARES_SRC=FILE.tar.gz	build this c-ares release tarball instead of
 #				"apt-get source c-ares"
+#	CARES=VERSION		instead, build c-ares VERSION (1.34: what
+#				Alpine links) with CMake from the release
+#				tarball c-ares-VERSION.*.tar.gz into
+#				$CARES_PREFIX (default deps/caresVERSION)
+#	CARES_VENDOR=DIR	where that tarball is (default ../shared/vendor)
 set -eu
 
 # build tools (dpkg-dev for apt-get source)
@@ -45,7 +50,13 @@ OLD_DEBSRC=/etc/apt/sources.list.d/spfpolicy-deb-src.sources
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-CARES_PREFIX=${CARES_PREFIX:-deps/cares}
+CARES_PREFIX=${CARES_PREFIX:-deps/cares${CARES:-}}
+CARES_VENDOR=${CARES_VENDOR:-$ROOT/../shared/vendor}
+# the c-ares $CARES build: CMake options and flags on top of Alpine's
+# (MinSizeRel, sections).  spfpolicy has one thread and needs no unwind
+# tables: these two cut 24 and 16 KiB from the binary (README, Requirements)
+CARES_CMAKE_OPTS=${CARES_CMAKE_OPTS--DCARES_THREADS=OFF}
+CARES_CFLAGS=${CARES_CFLAGS--fstack-protector-strong -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables}
 case $CARES_PREFIX in
 /*)	;;
 *)	CARES_PREFIX=$ROOT/$CARES_PREFIX ;;
@@ -300,6 +311,51 @@ cares_build() {
 	say "c-ares $(sed -n 's/^Version: //p' "$CARES_PREFIX/lib/pkgconfig/libcares.pc") in $CARES_PREFIX"
 }
 
+# cares_vendor_build: c-ares $CARES (e.g. 1.34) from the release tarball
+# in $CARES_VENDOR, as Alpine builds it: CMake (the tarball is a git
+# archive, no configure), static, MinSizeRel (-Os), sections for
+# --gc-sections; $CARES_CMAKE_OPTS and $CARES_CFLAGS on top.
+cares_vendor_build() {
+	if [ -f "$CARES_PREFIX/lib/libcares.a" ]; then
+		say "c-ares $CARES: $CARES_PREFIX/lib/libcares.a exists, not building"
+		return
+	fi
+	command -v musl-gcc >/dev/null || die "musl-gcc not found (musl-tools)"
+	tgz=
+	for f in "$CARES_VENDOR"/c-ares-"$CARES".*.tar.gz \
+	    "$CARES_VENDOR"/c-ares-"$CARES".tar.gz; do
+		[ -f "$f" ] && tgz=$f
+	done
+	[ -n "$tgz" ] || die "c-ares $CARES: no c-ares-$CARES.*.tar.gz in" \
+		"$CARES_VENDOR (set CARES_VENDOR to the folder that holds it)"
+	command -v cmake >/dev/null || apt_install cmake
+	src=$ROOT/deps/src-$CARES
+	rm -rf "$src"
+	mkdir -p "$src"
+	say "building $tgz into $CARES_PREFIX"
+	gzip -dc "$tgz" | (cd "$src" && tar -xf -)
+	set -- "$src"/c-ares-*/CMakeLists.txt
+	[ -f "$1" ] || die "no c-ares-*/CMakeLists.txt in $tgz"
+	(
+		cd "${1%/CMakeLists.txt}"
+		mkdir build && cd build
+		CC=musl-gcc \
+		CFLAGS=$CARES_CFLAGS \
+		cmake .. -DCMAKE_BUILD_TYPE=MinSizeRel \
+			-DCARES_STATIC=ON -DCARES_SHARED=OFF \
+			-DCARES_BUILD_TOOLS=OFF -DCARES_BUILD_TESTS=OFF \
+			$CARES_CMAKE_OPTS \
+			-DCMAKE_INSTALL_LIBDIR=lib \
+			-DCMAKE_INSTALL_PREFIX="$CARES_PREFIX" >cmake.out 2>&1 ||
+			{ tail -n 30 cmake.out; exit 1; }
+		make -j"$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)" \
+			>make.out 2>&1 || { tail -n 30 make.out; exit 1; }
+		make install >>make.out 2>&1 || { tail -n 30 make.out; exit 1; }
+	)
+	[ -f "$CARES_PREFIX/lib/libcares.a" ] || die "c-ares build left no libcares.a"
+	say "c-ares $(sed -n 's/^Version: //p' "$CARES_PREFIX/lib/pkgconfig/libcares.pc") in $CARES_PREFIX"
+}
+
 case ${1:-} in
 "")	;;
 test)	if [ ! -f /etc/debian_version ]; then
@@ -322,6 +378,11 @@ if [ -f /etc/debian_version ]; then
 		rm -f "$OLD_DEBSRC"
 	fi
 	apt_install $BUILD_PKGS
+	if [ -n "${CARES:-}" ]; then
+		cares_vendor_build
+		say "done: make CARES=$CARES && make CARES=$CARES test-core"
+		exit 0
+	fi
 	cares_build
 	say "done: make && make test (make test installs the test tools)"
 elif [ -f /etc/alpine-release ]; then
