@@ -54,8 +54,10 @@ CARES_PREFIX=${CARES_PREFIX:-deps/cares${CARES:-}}
 CARES_VENDOR=${CARES_VENDOR:-$ROOT/../shared/vendor}
 # the c-ares $CARES build: CMake options and flags on top of Alpine's
 # (MinSizeRel, sections).  spfpolicy has one thread and needs no unwind
-# tables: these two cut 24 and 16 KiB from the binary (README, Requirements)
-CARES_CMAKE_OPTS=${CARES_CMAKE_OPTS--DCARES_THREADS=OFF}
+# tables: these two cut 24 and 16 KiB from the binary (README, Requirements).
+# No getrandom(2): Linux 3.17, and c-ares 1.34 retries it for ever when a
+# seccomp filter answers EPERM; /dev/urandom instead (tests/syscalls.sh)
+CARES_CMAKE_OPTS=${CARES_CMAKE_OPTS--DCARES_THREADS=OFF -DHAVE_GETRANDOM=OFF}
 CARES_CFLAGS=${CARES_CFLAGS--fstack-protector-strong -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables}
 case $CARES_PREFIX in
 /*)	;;
