@@ -6,7 +6,9 @@
  * name of the packet's own question (so that its records can match), under
  * each status c-ares hands over with a packet; a CNAME re-query gets the
  * same packet again.  cache_ttl() runs in both modes, and c-ares' own
- * parsers read the same bytes.
+ * parsers read the same bytes.  The same bytes also arrive from the wire
+ * (dns_answer: ID and question checks, RCODEs, truncation, FORMERR), with
+ * the ID of a query spfpolicy encoded for the packet's name.
  *
  * Checks beyond the sanitizers: an answer is D_OK only with records, its
  * TXT lengths are the lengths of its strings, its names are usable.
@@ -51,6 +53,43 @@ check_answer(const Answer *a)
 				abort();
 			break;
 		}
+	}
+}
+
+/* The packet as an answer off the wire to a query for name of each type. */
+static void
+wire(const char *name, const uint8_t *data, size_t size)
+{
+	static const int types[] = { T_A, T_AAAA, T_MX, T_PTR, T_TXT };
+	static unsigned char buf[FZ_PKT_MAX];
+	static Query q;
+	static Answer a;
+	size_t t;
+
+	memcpy(buf, data, size);
+	for (t = 0; t < LEN(types); t++) {
+		arena_used = 0;
+		memset(&q, 0, sizeof(q));
+		memset(&a, 0, sizeof(a));
+		a.type = types[t];
+		q.ans = &a;
+		q.fd = -1;	/* no socket: no name server either (nns 0) */
+		q.edns = size & 1;
+		q.tcp = size & 2;
+		q.deadline = LLONG_MAX;
+		snprintf(q.name, sizeof(q.name), "%s", name);
+		if (dns_encode(&q) < 0)
+			return;
+		if (size >= 2) {	/* the ID it was sent with */
+			buf[0] = q.pkt[2];
+			buf[1] = q.pkt[3];
+		}
+		fz_depth = 1;
+		if (!dns_answer(&q, buf, size))
+			continue;	/* not its answer: dropped */
+		if (q.done != 1 || q.fd != -1)
+			abort();
+		check_answer(&a);
 	}
 }
 
@@ -149,5 +188,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (cache_ttl(data, n, 0) > dns_cache_max_ttl || cache_ttl(data, n, 1) > dns_cache_max_ttl)
 		abort();
 	cares_parsers(data, n);
+	wire(name, data, size);
 	return 0;
 }
