@@ -27,7 +27,7 @@ BUILD_PKGS="musl-tools make gcc file dpkg-dev"
 # test tools: extend here
 TEST_PKGS="python3 python3-dnslib python3-yaml iproute2 util-linux valgrind
 	postfix-policyd-spf-python python3-spf postfix swaks mandoc
-	clang libclang-rt-14-dev libc-ares-dev idn2"
+	clang libclang-rt-14-dev libc-ares-dev libidn2-dev idn2"
 # Alpine: musl is the libc; c-ares and libidn2 come static from the distribution
 APK_PKGS="build-base c-ares-dev c-ares-static python3 py3-yaml py3-dnslib file
 	libidn2-dev libidn2-static libunistring-dev libunistring-static"
