@@ -9,7 +9,7 @@
 # characters per script with the edits that make names invalid or change
 # their A-label: upper case, combining marks first, hyphens in 3rd and 4th
 # position, symbols, joiners, over-long labels, xn-- labels, empty labels
-# and final dots.  Every name but the few ASCII controls has a non-ASCII
+# and final dots; and a few byte strings that are not UTF-8.  Every name but the few ASCII controls has a non-ASCII
 # character: spfpolicy passes ASCII names on as they are (no case folding,
 # no check), idn2 folds and checks them.  No name has a space, a tab or a
 # line end; none is empty.
@@ -72,6 +72,12 @@ HAND = [
 	"עברית.ü", "עבריתa.example", "مثال.إختبار", "مثال1.example",
 	"مثال١.example", "a.مثال.ü", "abc.עברית.ü", "١a.example",
 ]
+
+# not UTF-8: a stray byte, a cut sequence, an overlong form, a surrogate,
+# past U+10FFFF
+BYTES = [b"\xff.example", b"b\xc3.example", b"\xc0\xaf.example",
+	b"\xed\xa0\x80.example", b"\xf4\x90\x80\x80.example",
+	b"b\xc3\xbc\x80.example"]
 
 POOLS = {
 	"latin": "abcdefghijklmnopqrstuvwxyz0123456789àáâãäåæçèéêëìíîïñò"
@@ -150,12 +156,31 @@ def name(r):
 	return n
 
 
+def lengths():
+	"""names at the limits: an A-label of 62 to 64 octets, a name of
+	252 to 255 in A-label form, with and without a final dot"""
+	out = []
+	for k in range(40, 70):
+		u = "ü" + "a" * k
+		if 62 <= len("xn--" + u.encode("punycode").decode()) <= 64:
+			out += [u + ".example", "x." + u]
+	for n in range(250, 257):
+		a = "a" * 63
+		tail = "ü.example"	# xn--tda.example: 15 octets
+		pad = n - 15 - 3 * 64	# three labels of 63 with their dots
+		name = ".".join([a, a, a, "b" * (pad - 1), tail]) \
+		    if pad > 1 else None
+		if name:
+			out += [name, name + "."]
+	return out
+
+
 def main():
 	count = int(sys.argv[1]) if len(sys.argv) > 1 else 1500
 	r = random.Random(8616)
 	seen = set()
 	out = []
-	for n in HAND:
+	for n in HAND + lengths():
 		if n not in seen:
 			seen.add(n)
 			out.append(n)
@@ -167,7 +192,10 @@ def main():
 			continue
 		seen.add(n)
 		out.append(n)
-	sys.stdout.write("".join(n + "\n" for n in out))
+	out[len(HAND):len(HAND)] = [b.decode("utf-8", "surrogateescape")
+	    for b in BYTES]
+	sys.stdout.buffer.write("".join(n + "\n" for n in out[:count])
+	    .encode("utf-8", "surrogateescape"))
 
 
 main()
