@@ -6,9 +6,9 @@
 #
 # Debian: the packages below from apt, then c-ares and libidn2 built
 # static with musl-gcc from Debian's own source packages (Debian's patches
-# applied by dpkg-source) into $CARES_PREFIX and $IDN2_PREFIX.  A deb-src entry is derived from the
-# configured deb entries when apt has none.  Postfix is installed with no
-# configuration and is not started.
+# applied by dpkg-source) into $CARES_PREFIX and $IDN2_PREFIX.  A deb-src
+# entry is derived from the configured deb entries when apt has none.
+# Postfix is installed with no configuration and is not started.
 #
 # Alpine: apk packages; build with "make CC=cc CARES_PREFIX=/usr
 # IDN2_PREFIX=/usr IDN2_LIBS='-lidn2 -lunistring'".
