@@ -49,7 +49,7 @@ for t in $TARGETS; do
 	bin=$OUT/$t
 	rm -f "$OUT/$t".prof*
 	if ! "$CC" -g -O1 -fsanitize=fuzzer -fprofile-instr-generate -fcoverage-mapping \
-	    $CPPFLAGS -I. -I"$OUT/inc" -o "$bin" "tests/fuzz/$t.c" -lcares \
+	    $CPPFLAGS -I. -I"$OUT/inc" -o "$bin" "tests/fuzz/$t.c" -lcares -lidn2 \
 	    > "$OUT/$t.build.log" 2>&1; then
 		echo "FAIL fuzz/${t#fuzz_}: build (see $OUT/$t.build.log)"
 		continue

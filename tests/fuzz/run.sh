@@ -77,7 +77,7 @@ maxlen() {
 for t in $TARGETS; do
 	bin=$OUT/$t
 	work=$OUT/work/$t
-	if ! "$CC" -g -O1 $SAN $CPPFLAGS -I. -I"$OUT/inc" -o "$bin" "tests/fuzz/$t.c" -lcares \
+	if ! "$CC" -g -O1 $SAN $CPPFLAGS -I. -I"$OUT/inc" -o "$bin" "tests/fuzz/$t.c" -lcares -lidn2 \
 	    > "$OUT/$t.build.log" 2>&1; then
 		fail "${t#fuzz_}" "build (see $OUT/$t.build.log)"
 		continue
