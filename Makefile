@@ -5,7 +5,7 @@
 include config.mk
 
 SRC = spfpolicy.c
-HDR = spfpolicy.h config.h
+HDR = spfpolicy.h config.h idna.h
 
 all: spfpolicy
 
@@ -14,17 +14,13 @@ spfpolicy: $(SRC) $(HDR) config.mk
 		echo "spfpolicy: no static c-ares in $(CARES_PREFIX):" \
 		     "run 'make deps' as root, or set CARES_PREFIX" >&2; \
 		exit 1; }
-	@test -f "$(IDN2_PREFIX)/lib/libidn2.a" || { \
-		echo "spfpolicy: no static libidn2 in $(IDN2_PREFIX):" \
-		     "run 'make deps' as root, or set IDN2_PREFIX" >&2; \
-		exit 1; }
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $(SRC) $(LDFLAGS) $(LDLIBS)
 
 config.h:
 	cp config.def.h $@
 
 deps:
-	CARES_PREFIX="$(CARES_PREFIX)" IDN2_PREFIX="$(IDN2_PREFIX)" sh tests/deps.sh
+	CARES_PREFIX="$(CARES_PREFIX)" sh tests/deps.sh
 
 test: all
 	./test.sh

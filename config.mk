@@ -10,18 +10,13 @@ MANPREFIX = $(PREFIX)/share/man
 # c-ares, static: built by "make deps" (Alpine: CARES_PREFIX = /usr)
 CARES_PREFIX = deps/cares
 
-# libidn2, static, with its bundled libunistring subset: built by "make
-# deps" (Alpine: IDN2_PREFIX = /usr, IDN2_LIBS = -lidn2 -lunistring)
-IDN2_PREFIX = deps/idn2
-IDN2_LIBS = -lidn2
-
 # flags
 CPPFLAGS = -DVERSION=\"$(VERSION)\" -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	-I$(CARES_PREFIX)/include -I$(IDN2_PREFIX)/include
+	-I$(CARES_PREFIX)/include
 CFLAGS = -std=c99 -pedantic -Wall -Wextra -Os -fstack-protector-strong \
 	-ffunction-sections -fdata-sections
 LDFLAGS = -Wl,--gc-sections -static -s
-LDLIBS = -L$(CARES_PREFIX)/lib -lcares -L$(IDN2_PREFIX)/lib $(IDN2_LIBS)
+LDLIBS = -L$(CARES_PREFIX)/lib -lcares
 
 # compiler and linker (Alpine: CC = cc)
 CC = musl-gcc
