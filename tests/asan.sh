@@ -50,7 +50,7 @@ fi
 if ! $CC -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 	-DVERSION='"asan"' -iquote "$tmp" -g -O1 \
 	-fsanitize=address,undefined -fno-omit-frame-pointer \
-	-fno-sanitize-recover=all -o "$BIN" spfpolicy.c -lcares -lidn2 \
+	-fno-sanitize-recover=all -o "$BIN" spfpolicy.c -lcares \
 	> "$tmp/build.log" 2>&1; then
 	fail build "$(head -n 5 "$tmp/build.log") (needs libc-ares-dev)"
 	t_end 1

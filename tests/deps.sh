@@ -4,22 +4,20 @@
 # deps.sh - install what spfpolicy is built and tested with ("make deps",
 # as root).
 #
-# Debian: the packages below from apt, then c-ares and libidn2 built
-# static with musl-gcc from Debian's own source packages (Debian's patches
-# applied by dpkg-source) into $CARES_PREFIX and $IDN2_PREFIX.  A deb-src
-# entry is derived from the configured deb entries when apt has none.
-# Postfix is installed with no configuration and is not started.
+# Debian: the packages below from apt, then c-ares built static with
+# musl-gcc from Debian's own source package (Debian's patches applied by
+# dpkg-source) into $CARES_PREFIX.  A deb-src entry is derived from the
+# configured deb entries when apt has none.  Postfix is installed with no
+# configuration and is not started.  libidn2 is a test tool only: idn2(1)
+# is the reference of tests/idn.sh, libidn2-dev the oracle of fuzz_idn.
 #
-# Alpine: apk packages; build with "make CC=cc CARES_PREFIX=/usr
-# IDN2_PREFIX=/usr IDN2_LIBS='-lidn2 -lunistring'".
+# Alpine: apk packages; build with "make CC=cc CARES_PREFIX=/usr".
 #
 # Environment:
 #	CARES_PREFIX=DIR	where c-ares is, or is built (default deps/cares);
 #				nothing is built if DIR/lib/libcares.a exists
 #	CARES_SRC=FILE.tar.gz	build this c-ares release tarball instead of
 #				"apt-get source c-ares"
-#	IDN2_PREFIX=DIR		where libidn2 is, or is built (default deps/idn2);
-#				nothing is built if DIR/lib/libidn2.a exists
 set -eu
 
 # build tools (dpkg-dev for apt-get source)
@@ -28,9 +26,8 @@ BUILD_PKGS="musl-tools make gcc file dpkg-dev"
 TEST_PKGS="python3 python3-dnslib python3-yaml iproute2 util-linux valgrind
 	postfix-policyd-spf-python python3-spf postfix swaks mandoc
 	clang libclang-rt-14-dev libc-ares-dev libidn2-dev idn2"
-# Alpine: musl is the libc; c-ares and libidn2 come static from the distribution
-APK_PKGS="build-base c-ares-dev c-ares-static python3 py3-yaml py3-dnslib file
-	libidn2-dev libidn2-static libunistring-dev libunistring-static"
+# Alpine: musl is the libc, c-ares comes static from the distribution
+APK_PKGS="build-base c-ares-dev c-ares-static python3 py3-yaml py3-dnslib file"
 
 DEBSRC=/etc/apt/sources.list.d/spfpolicy-deb-src.sources
 
@@ -40,11 +37,6 @@ CARES_PREFIX=${CARES_PREFIX:-deps/cares}
 case $CARES_PREFIX in
 /*)	;;
 *)	CARES_PREFIX=$ROOT/$CARES_PREFIX ;;
-esac
-IDN2_PREFIX=${IDN2_PREFIX:-deps/idn2}
-case $IDN2_PREFIX in
-/*)	;;
-*)	IDN2_PREFIX=$ROOT/$IDN2_PREFIX ;;
 esac
 
 say() {
@@ -236,73 +228,14 @@ cares_build() {
 	say "c-ares $(sed -n 's/^Version: //p' "$CARES_PREFIX/lib/pkgconfig/libcares.pc") in $CARES_PREFIX"
 }
 
-# libidn2 with the subset of libunistring it bundles (so one archive,
-# -lidn2 alone), in its own source directory: cares_source empties
-# deps/src.  The libraries only: the idn2 command, the examples and the
-# tests are not built.  No gcc warnings: libidn2 turns them on by default,
-# -fanalyzer among them, which multiplies the build time.
-idn2_source() {
-	rm -rf deps/idn2-src
-	mkdir -p deps/idn2-src
-	if ! apt-cache showsrc libidn2 2>/dev/null | grep -q '^Package:'; then
-		needroot "adding a deb-src entry"
-		say "no deb-src entry for libidn2; writing $DEBSRC"
-		debsrc_stanzas > "$DEBSRC.tmp"
-		[ -s "$DEBSRC.tmp" ] || {
-			rm -f "$DEBSRC.tmp"
-			die "no deb entry for this release to derive deb-src from"
-		}
-		mv "$DEBSRC.tmp" "$DEBSRC"
-		apt-get update
-	fi
-	(cd deps/idn2-src && apt-get -o APT::Sandbox::User=root source libidn2)
-}
-
-idn2_build() {
-	if [ -f "$IDN2_PREFIX/lib/libidn2.a" ]; then
-		say "libidn2: $IDN2_PREFIX/lib/libidn2.a exists, not building"
-		return
-	fi
-	command -v musl-gcc >/dev/null || die "musl-gcc not found (musl-tools)"
-	idn2_source
-	src=
-	for d in deps/idn2-src/libidn2-*/; do
-		[ -f "$d/configure" ] && src=$d
-	done
-	[ -n "$src" ] || die "no libidn2 source with a configure script in deps/idn2-src"
-	say "building $src into $IDN2_PREFIX"
-	(
-		cd "$src"
-		CC=musl-gcc \
-		CFLAGS='-Os -fstack-protector-strong -ffunction-sections -fdata-sections' \
-		./configure --disable-shared --enable-static --disable-nls \
-			--disable-doc --disable-gcc-warnings \
-			--without-libunistring-prefix \
-			--prefix="$IDN2_PREFIX" >configure.out ||
-			{ tail -n 30 configure.out config.log; exit 1; }
-		grep -q '^ *Libunistring: *no' configure.out ||
-			{ echo "libidn2 found a libunistring: want its own" >&2; exit 1; }
-		for d in gl unistring lib; do
-			make -C $d -j"$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)" \
-				>>make.out 2>&1 || { tail -n 30 make.out; exit 1; }
-		done
-		{ make -C lib install && make install-pkgconfigDATA; } \
-			>>make.out 2>&1 || { tail -n 30 make.out; exit 1; }
-	)
-	[ -f "$IDN2_PREFIX/lib/libidn2.a" ] || die "libidn2 build left no libidn2.a"
-	say "libidn2 $(sed -n 's/^Version: //p' "$IDN2_PREFIX/lib/pkgconfig/libidn2.pc") in $IDN2_PREFIX"
-}
-
 if [ -f /etc/debian_version ]; then
 	apt_install
 	cares_build
-	idn2_build
 	say "done: make && make test"
 elif [ -f /etc/alpine-release ]; then
 	needroot "apk add"
 	apk add $APK_PKGS
-	mk="make CC=cc CARES_PREFIX=/usr IDN2_PREFIX=/usr IDN2_LIBS='-lidn2 -lunistring'"
-	say "done: $mk && $mk test"
+	say "done: make CC=cc CARES_PREFIX=/usr && make CC=cc CARES_PREFIX=/usr test"
 else
-	die "neither Debian nor Alpine: install a C99 compiler, static c-ares (1.18 or later) and static libidn2, then make CC=cc CARES_PREFIX=DIR IDN2_PREFIX=DIR"
+	die "neither Debian nor Alpine: install a C99 compiler and static c-ares (1.18 or later), then make CC=cc CARES_PREFIX=DIR"
 fi

@@ -56,7 +56,7 @@ if [ -z "$BIN" ]; then
 	[ -f config.h ] || cp config.def.h "$tmp/config.h"
 	if ! $CC -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 		-DVERSION='"valgrind"' -iquote "$tmp" -g -O1 -o "$BIN" \
-		spfpolicy.c -lcares -lidn2 > "$tmp/build.log" 2>&1; then
+		spfpolicy.c -lcares > "$tmp/build.log" 2>&1; then
 		fail build "$(head -n 5 "$tmp/build.log") (needs libc-ares-dev)"
 		echo "$npass passed, $nfail failed"
 		exit 1
