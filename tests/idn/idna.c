@@ -53,17 +53,30 @@ idn_ccc(uint32_t c)
 	return idn_ccc_v[idn_run(idn_ccc_plane, idn_ccc_lo, c)];
 }
 
-/* UTS #46 status of c: its kind (IDN_DIS ...), its argument in *arg;
- * every other code point of a MAPA run is valid */
+/*
+ * UTS #46 status of c: IDN_DIS, IDN_VALID, IDN_IGN, IDN_MAPD (mapped to
+ * the one code point *arg), IDN_MAPS or IDN_S3MAPS (to the string at
+ * idn_str[*arg]).  Every other code point of a MAPA run is valid.
+ */
 static unsigned
-idn_status(uint32_t c, unsigned *arg)
+idn_status(uint32_t c, uint32_t *arg)
 {
 	size_t i = idn_run(idn_map_plane, idn_map_lo, c);
-	unsigned k = idn_map_v[i] >> 13;
+	unsigned k = idn_map_v[i] >> 13, off = (c & 0xFFFF) - idn_map_lo[i];
 
 	*arg = idn_map_v[i] & 0x1FFF;
-	if (k == IDN_MAPA)
-		k = ((c & 0xFFFF) - idn_map_lo[i]) % 2 ? IDN_VALID : IDN_MAPD;
+	switch (k) {
+	case IDN_MAPA:
+		if (off % 2)
+			return IDN_VALID;
+		/* fall through */
+	case IDN_MAPD:	/* a delta of 13 bits, two's complement */
+		*arg = (c + *arg - (*arg & 0x1000) * 2) & 0x1FFFFF;
+		return IDN_MAPD;
+	case IDN_MAPX:
+		*arg = idn_tgt[*arg] + off;
+		return IDN_MAPD;
+	}
 	return k;
 }
 
@@ -106,7 +119,7 @@ idn_utf8(const unsigned char **s, uint32_t *c)
 /* Append the mapping string at idn_str[off] to u (*n code points of
  * IDN_CP_MAX); -1 when it does not fit */
 static int
-idn_map_str(unsigned off, uint32_t *u, size_t *n)
+idn_map_str(uint32_t off, uint32_t *u, size_t *n)
 {
 	const uint16_t *p = idn_str + off + 1;
 	unsigned k;
@@ -134,8 +147,7 @@ static int
 idn_map(const char *name, uint32_t *u, size_t *n)
 {
 	const unsigned char *s = (const unsigned char *)name;
-	uint32_t c;
-	unsigned arg;
+	uint32_t c, arg;
 
 	*n = 0;
 	while (*s) {
@@ -147,8 +159,7 @@ idn_map(const char *name, uint32_t *u, size_t *n)
 		case IDN_IGN:
 			continue;
 		case IDN_MAPD:
-		case IDN_S3MAPD:
-			c = (uint32_t)((int32_t)c + idn_delta[arg]);
+			c = arg;
 			break;
 		case IDN_MAPS:
 		case IDN_S3MAPS:
@@ -455,7 +466,8 @@ static int
 idn_tr46_label(const uint32_t *u, size_t n)
 {
 	size_t i;
-	unsigned k, arg;
+	uint32_t arg;
+	unsigned k;
 
 	if (n >= 4 && u[2] == '-' && u[3] == '-')
 		return -1;
@@ -463,8 +475,7 @@ idn_tr46_label(const uint32_t *u, size_t n)
 		return -1;
 	for (i = 0; i < n; i++) {
 		k = idn_status(u[i], &arg);
-		if (u[i] == '.' || (k != IDN_VALID && k != IDN_S3MAPD &&
-		    k != IDN_S3MAPS))
+		if (u[i] == '.' || (k != IDN_VALID && k != IDN_S3MAPS))
 			return -1;
 	}
 	return 0;

@@ -29,7 +29,7 @@ import unicodedata as ud
 N = 0x110000
 
 # UTS #46 kinds (3 bits of idn_map_v)
-K_DIS, K_VALID, K_IGN, K_MAPD, K_MAPA, K_MAPS, K_S3MAPD, K_S3MAPS = range(8)
+K_DIS, K_VALID, K_IGN, K_MAPD, K_MAPA, K_MAPS, K_MAPX, K_S3MAPS = range(8)
 # bidi classes libidn2's rule tells apart
 B_L, B_R, B_AN, B_EN, B_NSM, B_OK, B_BAD = range(7)
 # joining types ZWNJ's rule looks at
@@ -149,6 +149,37 @@ def emit(decl, vals, fmt):
 	print("};")
 
 
+def check_map(mr, kind, tgt, pool):
+	"""every code point read back from the runs as idn_status() reads it"""
+	i = 0
+	for c in range(N):
+		while i + 1 < len(mr) and mr[i + 1][0] <= c:
+			i += 1
+		start, v = mr[i]
+		k, a, off = v >> 13, v & 0x1FFF, c - start
+		if k == K_MAPA:
+			k = K_VALID if off % 2 else K_MAPD
+		if k == K_MAPD:
+			got = (K_MAPD, [c + a - (a & 0x1000) * 2])
+		elif k == K_MAPX:
+			got = (K_MAPD, [tgt[a] + off])
+		elif k in (K_MAPS, K_S3MAPS):
+			u = pool[a + 1:a + 1 + 2 * pool[a]]
+			b = b"".join(x.to_bytes(2, "little") for x in u)
+			got = (k, [ord(x) for x in b.decode("utf-16-le", "ignore")][:pool[a]])
+		else:
+			got = (k, [])
+		want = kind(c)
+		if want[0] in (K_MAPD, K_MAPX):
+			want = (K_MAPD, [c + want[1]])
+		elif want[0] in (K_MAPS, K_S3MAPS):
+			want = (want[0], list(want[1]))
+		else:
+			want = (want[0], [])
+		if got != want:
+			die("U+%04X reads back as %r, not %r" % (c, got, want))
+
+
 def main():
 	if len(sys.argv) != 3:
 		die("usage: mktab.py IdnaMappingTable.txt idna-tables-properties.csv")
@@ -214,11 +245,16 @@ def main():
 			return (K_DIS, 0)
 		if s == "ignored":
 			return (K_IGN, 0)
-		s3 = s == "disallowed_STD3_mapped"
 		m = mp[c]
-		if len(m) == 1:
-			return (K_S3MAPD if s3 else K_MAPD, m[0] - c)
-		return (K_S3MAPS if s3 else K_MAPS, tuple(m))
+		if s == "disallowed_STD3_mapped":
+			return (K_S3MAPS, tuple(m))
+		if len(m) > 1:
+			return (K_MAPS, tuple(m))
+		if -4096 <= m[0] - c < 4096:
+			return (K_MAPD, m[0] - c)
+		if m[0] > 0xFFFF:
+			return (K_MAPS, tuple(m))
+		return (K_MAPX, m[0] - c)
 
 	mruns = []
 	c = 0
@@ -238,19 +274,24 @@ def main():
 		c = e
 	vals = []
 	for c, (k, a) in mruns:
-		if k in (K_MAPD, K_MAPA, K_S3MAPD):
-			a = delta(a)
+		if k in (K_MAPD, K_MAPA):
+			a &= 0x1FFF	# 13 bits, two's complement
+		elif k == K_MAPX:	# the target of the run's start
+			a = delta(c + a)
 		elif k in (K_MAPS, K_S3MAPS):
 			a = string(a)
 		if a >= 1 << 13:
 			die("index %d over 13 bits" % a)
 		vals.append(k << 13 | a)
-	# merge equal neighbours (a plane start keeps its run)
+	# merge equal neighbours (a plane start keeps its run); not MAPA or
+	# MAPX, whose meaning depends on where the run starts
 	mr = []
 	for (c, k), v in zip(mruns, vals):
-		if mr and mr[-1][1] == v and c & 0xFFFF and k[0] != K_MAPA:
+		if mr and mr[-1][1] == v and c & 0xFFFF and k[0] not in (K_MAPA, K_MAPX):
 			continue
 		mr.append((c, v))
+
+	check_map(mr, kind, deltas, pool)
 
 	# IDNA2008 property, bidi, joining type, general category M
 	with_rule = set([0xB7, 0x375, 0x5F3, 0x5F4, 0x30FB] +
@@ -291,9 +332,10 @@ def main():
 	print(" *   tests/idn/mktab.py IdnaMappingTable.txt idna-tables-properties.csv > idna.h")
 	print(" */")
 	print()
-	print("/* idn_map_v: kind << 13 | argument (IDN_DIS .. IDN_S3MAPS) */")
+	print("/* idn_map_v: kind << 13 | argument: MAPD and MAPA a 13-bit signed delta,")
+	print(" * MAPX an index in idn_tgt, MAPS and S3MAPS (STD3) one in idn_str */")
 	for i, n in enumerate(["DIS", "VALID", "IGN", "MAPD", "MAPA", "MAPS",
-			"S3MAPD", "S3MAPS"]):
+			"MAPX", "S3MAPS"]):
 		print("#define IDN_%s\t%d" % (n, i))
 	print("/* idn_prop_v: bidi class (low 3 bits), joining type (3 bits), M, IDNA2008 refuses */")
 	for i, n in enumerate(["L", "R", "AN", "EN", "NSM", "OK", "BAD"]):
@@ -304,8 +346,9 @@ def main():
 	print("#define IDN_BAD2008\t0x80")
 	print()
 	emit_runs("idn_map", mr, "uint16_t", "0x%x",
-		"UTS #46 status; mappings by delta (MAPD; MAPA: every other code point) or string")
-	emit("static const int32_t idn_delta[%d]" % len(deltas), deltas, "%d")
+		"UTS #46 status; mappings by delta (MAPA: every other code point) or string")
+	print("/* MAPX: the target (BMP) of the run's first code point */")
+	emit("static const uint16_t idn_tgt[%d]" % len(deltas), deltas, "0x%x")
 	print("/* mapping strings: a count of code points, then UTF-16 */")
 	emit("static const uint16_t idn_str[%d]" % len(pool), pool, "0x%x")
 	emit_runs("idn_prop", pr, "uint8_t", "0x%x",
@@ -316,7 +359,7 @@ def main():
 	emit("static const uint64_t idn_dec[%d]" % len(de), de, "0x%xULL")
 	print("/* code points that are the second of a composition */")
 	emit("static const uint32_t idn_second[%d]" % len(second), second, "0x%x")
-	sys.stderr.write("map %d runs, %d deltas, %d string units; prop %d, ccc %d runs; "
+	sys.stderr.write("map %d runs, %d targets, %d string units; prop %d, ccc %d runs; "
 		"%d decompositions, %d seconds\n" % (len(mr), len(deltas), len(pool),
 		len(pr), len(cr), len(de), len(second)))
 
