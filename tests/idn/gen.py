@@ -9,7 +9,9 @@
 # characters per script with the edits that make names invalid or change
 # their A-label: upper case, combining marks first, hyphens in 3rd and 4th
 # position, symbols, joiners, over-long labels, xn-- labels, empty labels
-# and final dots; and a few byte strings that are not UTF-8.  Every name but the few ASCII controls has a non-ASCII
+# and final dots, decomposed forms and marks out of order (NFC), Hangul
+# jamo, upper case Greek and Cyrillic, other full stops; and a few byte
+# strings that are not UTF-8.  Every name but the few ASCII controls has a non-ASCII
 # character: spfpolicy passes ASCII names on as they are (no case folding,
 # no check), idn2 folds and checks them.  No name has a space, a tab or a
 # line end; none is empty.
@@ -18,6 +20,7 @@
 
 import random
 import sys
+import unicodedata
 
 ZWNJ, ZWJ = "\u200c", "\u200d"
 
@@ -71,6 +74,31 @@ HAND = [
 	"עברית.example", "עברית1.example", "1עברית.example",
 	"עברית.ü", "עבריתa.example", "مثال.إختبار", "مثال1.example",
 	"مثال١.example", "a.مثال.ü", "abc.עברית.ü", "١a.example",
+	# NFC: decomposed input, marks out of canonical order, ignored code
+	# points between a base and its mark, Hangul jamo, two-part vowels
+	"e\u0301cole.example", "E\u0301COLE.example", "a\u030a.example",
+	"e\u0323\u0302.example", "e\u0302\u0323.example",
+	"\u1ec7.example", "\u00ea\u0323.example", "e\u00ad\u0301.example",
+	"\u03b1\u0313\u0300\u0345.example", "\u1f82.example",
+	"\u1100\u1161.example", "\u1100\u1161\u11a8.example",
+	"\uac00\u11a8.example", "\u1112\u1161\u11ab\u1100\u116e\u11a8.example",
+	"\u110b\u1175\u11af\u11a8.example", "\u11a8\uac00.example",
+	"\u0bc6\u0bbe.example", "\u0bca.example", "\u0b47\u0b3e.example",
+	"\u0915\u093c.example", "\u0958.example", "\u212b.example",
+	"\u2126mega.example", "\u0344.example", "a\u0344.example",
+	"\u0130stanbul.example", "\u1e9e.example", "\u1e9b\u0323.example",
+	# upper case Greek and Cyrillic, final sigma
+	"\u0391\u0398\u0397\u039d\u0391.gr", "\u039f\u0394\u039f\u03a3.gr",
+	"\u041c\u041e\u0421\u041a\u0412\u0410.\u0440\u0444",
+	"\u0421\u0410\u0419\u0422.\u0420\u0424", "\u0401\u0416.example",
+	# other dots: ideographic, full width, halfwidth, at the end, twice
+	"\u4f8b\u3002\u4e2d\u56fd", "\u4f8b\uff0e\u4e2d\u56fd\uff0e",
+	"\u4f8b\uff61xn--fiqs8s", "b\u00fccher\u3002\u3002example",
+	"\u3002b\u00fccher.example",
+	# deviations in other places: upper case, an A-label, joiners
+	"STRA\u00dfE.example", "xn--zca.\u00fc", "xn--0ca.\u00fc",
+	"\u03c3\u03c2\u03a3.example", "\u0645\u200c\u0627.example",
+	"\u0628\u064b\u200c\u064b\u0628.example", "\u0915\u094d\u200c.example",
 ]
 
 # not UTF-8: a stray byte, a cut sequence, an overlong form, a surrogate,
@@ -92,6 +120,9 @@ POOLS = {
 	"hebrew": "אבגדהוזחטיכלמנסעפצקרשתךםןףץ",
 	"devanagari": "कखगघङचछजझञटठडढणतथदधनपफबभमयरलवशषसहािीुूेैोौंः्०१२",
 	"thai": "กขคงจฉชซญดตถทธนบปผพฟภมยรลวศษสหอฮะัาำิีึืุู่้๊๋",
+	"jamo": "\u1100\u1102\u1103\u1105\u1106\u1107\u1109\u110b"
+		"\u1161\u1165\u1169\u116e\u1173\u1175\u11a8\u11ab\u11af\u11b7",
+	"upper": "ΑΒΓΔΣΩΆΈЖЗИЙКЛМНОПЁÄÖÜÇ",
 	"misc": "ßς·͵׳・ｂＡ０ﬁſⅷ²。\u00ad\u0301\u0308\u05b4\u200c\u200d"
 		"☃❤★♥€©®™→∞😀🎉",
 }
@@ -114,7 +145,7 @@ def label(r):
 
 def edit(r, s):
 	"""one of the edits that make a label invalid or change its form"""
-	k = r.randrange(12)
+	k = r.randrange(14)
 	if k == 0:
 		return s.upper()
 	if k == 1:
@@ -137,6 +168,11 @@ def edit(r, s):
 		return s.replace(s[0], "ß", 1)
 	if k == 10:
 		return s + "ς"
+	if k == 11:	# decomposed: NFC must put it back
+		return unicodedata.normalize("NFD", s)
+	if k == 12:	# two marks, in or out of canonical order
+		return s + r.choice(["\u0323\u0301", "\u0301\u0323",
+			"\u0308\u0304", "\u05b4\u05b8"])
 	return s
 
 
