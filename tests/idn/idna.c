@@ -22,7 +22,7 @@
 
 #define IDN_CP_MAX	255	/* code points after mapping: libidn2 refuses 255 */
 #define IDN_NFD_MAX	(IDN_CP_MAX * 4)	/* a decomposition is 4 at most */
-#define IDN_LABEL_MAX	63	/* code points of a decoded A-label, octets of a label */
+#define IDN_LABEL_MAX	63	/* octets of a label, code points decoded */
 #define IDN_PUNY_MAX	(IDN_LABEL_MAX - 4)	/* Punycode after "xn--" */
 
 /* the run of a plane-split table (idna.h) that holds c */
