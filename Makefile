@@ -5,7 +5,7 @@
 include config.mk
 
 SRC = spfpolicy.c
-HDR = spfpolicy.h config.h
+HDR = spfpolicy.h config.h idna.h
 
 all: spfpolicy
 

@@ -162,6 +162,9 @@ else
 	runner cases "$PY" tests/spfsuite.py --bin "$BIN" "$@"
 fi
 
+section "internationalized names (RFC 8616)"
+runner idn sh tests/idn.sh
+
 section "DNS fault matrix"
 runner faults env SPFPOLICY="$BIN" sh tests/faults.sh
 

@@ -19,6 +19,8 @@
 # rc.d link the installation enabled is disabled again (Postfix: its
 # postinst enables postfix.service; it is installed with no
 # configuration).  A service that was enabled before is left alone.
+# libidn2 is a test tool only: idn2(1) is the reference of tests/idn.sh,
+# libidn2-dev the oracle of fuzz_idn.
 #
 # Alpine: apk packages; build with "make CC=cc CARES_PREFIX=/usr".
 #
@@ -41,7 +43,7 @@ BUILD_PKGS="musl-tools make gcc file dpkg-dev"
 # tests/syscalls.sh)
 TEST_PKGS="python3 python3-dnslib python3-yaml iproute2 util-linux valgrind systemd
 	postfix-policyd-spf-python python3-spf postfix swaks mandoc
-	clang libclang-rt-14-dev libc-ares-dev strace"
+	clang libclang-rt-14-dev libc-ares-dev strace libidn2-dev idn2"
 # Alpine: musl is the libc, c-ares comes static from the distribution
 APK_PKGS="build-base c-ares-dev c-ares-static python3 py3-yaml py3-dnslib file"
 

@@ -20,7 +20,7 @@
 cd "$(dirname "$0")/../.." || exit 1
 CC=${FUZZ_CC:-clang}
 OUT=${FUZZ_OUT:-${TMPDIR:-/tmp}/spfpolicy-fuzz}/cov
-TARGETS=${FUZZ_TARGETS:-"fuzz_request fuzz_config fuzz_spf fuzz_dns"}
+TARGETS=${FUZZ_TARGETS:-"fuzz_request fuzz_config fuzz_spf fuzz_dns fuzz_idn"}
 CPPFLAGS="-D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DVERSION=\"fuzz\" -Dmain=spfpolicy_main"
 
 # Debian: "llvm" has the unversioned names, llvm-14 the others
@@ -40,6 +40,11 @@ total() {
 			t, n, $10, $7, $4 }' "$3"
 }
 
+# the oracle of fuzz_idn: libidn2 (libidn2-dev), for no other target
+libs() {
+	[ "$1" = fuzz_idn ] && echo -lidn2
+}
+
 objs=
 profs=
 nin=0
@@ -49,7 +54,7 @@ for t in $TARGETS; do
 	bin=$OUT/$t
 	rm -f "$OUT/$t".prof*
 	if ! "$CC" -g -O1 -fsanitize=fuzzer -fprofile-instr-generate -fcoverage-mapping \
-	    $CPPFLAGS -I. -I"$OUT/inc" -o "$bin" "tests/fuzz/$t.c" -lcares \
+	    $CPPFLAGS -I. -I"$OUT/inc" -o "$bin" "tests/fuzz/$t.c" -lcares $(libs "$t") \
 	    > "$OUT/$t.build.log" 2>&1; then
 		echo "FAIL fuzz/${t#fuzz_}: build (see $OUT/$t.build.log)"
 		continue

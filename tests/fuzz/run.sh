@@ -38,7 +38,7 @@ cd "$(dirname "$0")/../.." || exit 1
 ROOT=$(pwd)
 CC=${FUZZ_CC:-clang}
 OUT=${FUZZ_OUT:-${TMPDIR:-/tmp}/spfpolicy-fuzz}
-TARGETS=${FUZZ_TARGETS:-"fuzz_request fuzz_config fuzz_spf fuzz_dns"}
+TARGETS=${FUZZ_TARGETS:-"fuzz_request fuzz_config fuzz_spf fuzz_dns fuzz_idn"}
 SAN="-fsanitize=fuzzer,address,undefined"
 CPPFLAGS="-D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DVERSION=\"fuzz\" -Dmain=spfpolicy_main"
 
@@ -64,12 +64,18 @@ fi
 TNAME=fuzz
 . tests/lib.sh
 
+# the oracle of fuzz_idn: libidn2 (libidn2-dev), for no other target
+libs() {
+	[ "$1" = fuzz_idn ] && echo -lidn2
+}
+
 # per-target options: inputs large enough to pass the limits under test
 maxlen() {
 	case $1 in
 	fuzz_request)	echo 20000 ;;	# lines over LINE_MAX_LEN (4096)
 	fuzz_config)	echo 20000 ;;	# lines over CONF_LINE_MAX (8192)
 	fuzz_spf)	echo 12000 ;;	# records and expansions over MACRO_MAX
+	fuzz_idn)	echo 2048 ;;	# names past 255 code points, ignored ones
 	*)		echo 4096 ;;
 	esac
 }
@@ -77,7 +83,7 @@ maxlen() {
 for t in $TARGETS; do
 	bin=$OUT/$t
 	work=$OUT/work/$t
-	if ! "$CC" -g -O1 $SAN $CPPFLAGS -I. -I"$OUT/inc" -o "$bin" "tests/fuzz/$t.c" -lcares \
+	if ! "$CC" -g -O1 $SAN $CPPFLAGS -I. -I"$OUT/inc" -o "$bin" "tests/fuzz/$t.c" -lcares $(libs "$t") \
 	    > "$OUT/$t.build.log" 2>&1; then
 		fail "${t#fuzz_}" "build (see $OUT/$t.build.log)"
 		continue

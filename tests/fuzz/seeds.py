@@ -333,11 +333,22 @@ def dns_seeds():
     return out
 
 
+# fuzz_idn: the first 400 of the names tests/idn.sh compares with idn2(1)
+# (the hand-picked ones, then random ones)
+
+def idn_seeds():
+    import subprocess
+    out = subprocess.run([sys.executable, os.path.join(ROOT, 'tests', 'idn', 'gen.py'), '400'],
+                         capture_output=True, check=True).stdout
+    return [n for n in out.split(b'\n') if n]
+
+
 def main():
     suite = (sys.argv[1] if len(sys.argv) > 1 else
              os.path.join(ROOT, '..', 'shared', 'spf-suite', 'rfc7208-tests.yml'))
     write('fuzz_request', request_seeds())
     write('fuzz_config', config_seeds())
+    write('fuzz_idn', idn_seeds())
     for target, blobs in (('fuzz_spf', spf_seeds(suite)), ('fuzz_dns', dns_seeds())):
         if blobs is not None:	# never shrink a corpus for want of a tool
             write(target, blobs)

@@ -1,0 +1,123 @@
+#!/bin/sh
+# See LICENSE file for copyright and license details.
+#
+# idn.sh - spfpolicy's conversion of internationalized domain names to
+# A-labels (RFC 8616 4: idn_ascii() in spfpolicy.c) against idn2(1), the
+# command of libidn2, name by name over the names of tests/idn/gen.py.
+#
+# The harness tests/idn/idn.c is built the way the binary is (config.mk:
+# musl-gcc, static, the same c-ares), so what ships is tested.
+# idn2 runs with its defaults (UTS #46 non-transitional processing), once
+# a name: it stops at the first invalid name of its input.  ASCII names
+# are compared ignoring case: spfpolicy passes them on as they are, idn2
+# folds them.
+#
+# One FAIL line a name that the two convert differently, then a tally.
+# To show the comparison can fail, the names with a UTS #46 deviation
+# (ß, ς, ZWJ, ZWNJ) are also converted with idn2 --tr46t, the transitional
+# processing: that must differ from spfpolicy on some, straße.de among them.
+#
+# Environment:
+#	IDN_COUNT	how many names gen.py makes (default 1500)
+#	IDN_KEEP=DIR	keep the names and both conversions in DIR
+
+cd "$(dirname "$0")/.." || exit 1
+TNAME=idn
+. tests/lib.sh
+
+PY=/usr/bin/python3
+IDN2=idn2
+export LC_ALL=C.UTF-8	# idn2 reads its arguments in the locale's charset
+
+command -v "$IDN2" >/dev/null 2>&1 ||
+	skipped "no idn2 command (Debian: idn2, installed by make deps)"
+grep -q '^idn_ascii(' spfpolicy.c tests/idn/idna.c ||
+	skipped "spfpolicy.c has no idn_ascii() yet"
+
+out=${IDN_KEEP:-$(mktemp -d)} || exit 1
+mkdir -p "$out/inc" || exit 1
+[ -n "${IDN_KEEP:-}" ] || trap 'rm -rf "$out"' EXIT
+trap 'exit 1' INT TERM
+
+# config.h as "make" would make it, without writing into the tree
+[ -f config.h ] || cp config.def.h "$out/inc/config.h" || exit 1
+
+# build with config.mk's variables, and whatever the calling make was told
+# (MAKEFLAGS): make runs the command, so the quoting of CPPFLAGS holds
+make -s -f config.mk -f - OUT="$out" > "$out/build.log" 2>&1 <<'EOF' ||
+$(OUT)/idn: tests/idn/idn.c tests/idn/idna.c spfpolicy.c spfpolicy.h idna.h
+	$(CC) $(CPPFLAGS) -I$(OUT)/inc $(CFLAGS) -o $@ tests/idn/idn.c $(LDFLAGS) $(LDLIBS)
+EOF
+	die "build of tests/idn/idn.c" "$out/build.log" 1
+
+"$PY" tests/idn/gen.py ${IDN_COUNT:-} > "$out/names" ||
+	die "tests/idn/gen.py failed" "" 1
+"$out/idn" < "$out/names" > "$out/ours" 2> "$out/ours.err" ||
+	die "the harness failed" "$out/ours.err" 1
+
+# ref [IDN2 OPTION...] < NAMES: "NAME<TAB>A-LABELS" or "NAME<TAB>!invalid"
+ref() {
+	while IFS= read -r n; do
+		if a=$("$IDN2" "$@" -- "$n" 2>/dev/null); then
+			printf '%s\t%s\n' "$n" "$a"
+		else
+			printf '%s\t!invalid\n' "$n"
+		fi
+	done
+}
+
+# differ OURS REF: "NAME<TAB>OURS<TAB>REF" for each name they convert
+# differently, ASCII names ignoring ASCII case; and a name missing from
+# either side
+differ() {
+	LC_ALL=C awk -F '\t' '
+	NR == FNR { ours[FNR] = $0; n = FNR; next }
+	{
+		split(ours[FNR], o, "\t")
+		if (o[1] != $1) {
+			print $1 "\t(out of step: " o[1] ")\t" $2
+			exit
+		}
+		a = o[2]; b = $2
+		if ($1 !~ /[\200-\377]/) {
+			a = tolower(a); b = tolower(b)
+		}
+		if (a != b)
+			print $1 "\t" o[2] "\t" $2
+	}
+	END {
+		if (FNR != n)
+			print "(count)\t" n " names\t" FNR " names"
+	}' "$1" "$2"
+}
+
+ref < "$out/names" > "$out/ref"
+differ "$out/ours" "$out/ref" > "$out/diff"
+while IFS="$(printf '\t')" read -r n a b; do
+	fail "$n" "spfpolicy: $a, idn2: $b"
+done < "$out/diff"
+total=$(wc -l < "$out/names")
+bad=$(grep -c . "$out/diff")
+invalid=$(grep -c '	!invalid$' "$out/ref")
+if [ "$bad" = 0 ]; then
+	ok "$total names as idn2 converts them ($((total - invalid)) valid, $invalid invalid)"
+else
+	fail "agreement" "$bad of $total names converted otherwise than by idn2"
+fi
+
+# the same comparison against the transitional conversion must fail
+grep -e ß -e ς -e "$(printf '\342\200\214')" -e "$(printf '\342\200\215')" \
+	"$out/names" > "$out/dev"
+ref --tr46t < "$out/dev" > "$out/ref-t"
+awk -F '\t' 'NR == FNR { d[$1] = 1; next } ($1 in d)' "$out/dev" "$out/ours" \
+	> "$out/ours-dev"
+differ "$out/ours-dev" "$out/ref-t" > "$out/diff-t"
+ndev=$(wc -l < "$out/dev")
+nt=$(grep -c . "$out/diff-t")
+if [ "$nt" -gt 0 ] && grep -q '^straße\.de	' "$out/diff-t"; then
+	ok "a transitional conversion would differ on $nt of $ndev names with ß, ς, ZWJ or ZWNJ"
+else
+	fail transitional "idn2 --tr46t differs on $nt of $ndev names, straße.de not among them" "$out/diff-t"
+fi
+
+t_end
