@@ -17,7 +17,6 @@
 static void fz_send(void *);
 #include "../../spfpolicy.c"
 #include "fuzz.h"
-#include "../idn/idna.c"	/* until idn_ascii() is in spfpolicy.c */
 
 #include <idn2.h>
 

@@ -5,12 +5,10 @@
  * or "NAME<TAB>!invalid" where idn_ascii() finds NAME not a valid
  * IDNA2008 name.  tests/idn.sh builds it as the binary is built (musl,
  * static, the same libraries) and compares its lines with idn2(1)'s.
- * idna.c holds idn_ascii() until it moves into spfpolicy.c.
  */
 #define main spfpolicy_main	/* spfpolicy.c's own, unused here */
 #include "../../spfpolicy.c"
 #undef main
-#include "idna.c"
 
 int
 main(void)
