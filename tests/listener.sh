@@ -41,20 +41,15 @@ TNAME=listener
 
 # ---- outside the namespace: prerequisites, then re-run inside one
 if [ "${LISTENER_NS:-}" != 1 ]; then
-	[ "$(id -u)" = 0 ] || skipped "needs root (private namespaces, privilege drop)"
-	for c in unshare ip setpriv "$PY"; do
-		command -v "$c" >/dev/null || skipped "command $c not found"
-	done
+	ns_need "private namespaces, privilege drop" unshare ip setpriv "$PY"
 	"$PY" -c 'import dnslib, yaml' 2>/dev/null ||
 		skipped "python3 modules dnslib and yaml (apt-get install python3-dnslib python3-yaml)"
 	getent passwd nobody >/dev/null || skipped "no user nobody"
 	[ -f tests/dnsd.py ] || skipped "tests/dnsd.py is missing"
-	[ -f tests/listener_abuse.py ] || skipped "tests/listener_abuse.py is missing"
-	t_binary
-	export LISTENER_NS=1 SPFPOLICY="$BIN"
-	ns_enter "$self" "$@"
-	[ -z "$ns_why" ] || skipped "$ns_why"
-	die "unshare failed"
+	for f in listener.py listener_abuse.py policyclient.py; do
+		[ -f "tests/$f" ] || skipped "tests/$f is missing"
+	done
+	ns_rerun LISTENER_NS "$self" "$@"
 fi
 
 # ---- inside the namespace
