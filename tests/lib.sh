@@ -27,6 +27,12 @@
 #				name not in the work tree is looked up in
 #				$PATH) as an absolute path; die unless it is
 #				an executable file
+#	dnsd_start ZONE		tests/dnsd.py serving ZONE on 127.0.0.1, a
+#				port of its own: sets dnsd (its PID, for
+#				dnsd_stop) and NS (ADDR:PORT, for -n); T is
+#				the scratch directory (T/port, T/dnsd.err);
+#				die when it does not start within 10 s
+#	dnsd_stop		stop it (the caller's cleanup calls this)
 
 npass=0
 nfail=0
@@ -100,4 +106,22 @@ t_binary() {
 
 t_since() {
 	awk -v a="$1" -v b="${2:-$(date +%s.%N)}" 'BEGIN { printf "%.1f", b - a }'
+}
+
+dnsd_start() {
+	"$PY" tests/dnsd.py -a 127.0.0.1 -p 0 --ready "$T/port" "$1" \
+		2> "$T/dnsd.err" &
+	dnsd=$!
+	i=0
+	while [ ! -s "$T/port" ] && [ "$i" -lt 100 ]; do
+		kill -0 "$dnsd" 2>/dev/null || break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ -s "$T/port" ] || die "tests/dnsd.py did not start" "$T/dnsd.err"
+	NS=127.0.0.1:$(cat "$T/port")
+}
+
+dnsd_stop() {
+	[ -n "${dnsd:-}" ] && kill "$dnsd" 2>/dev/null && wait "$dnsd" 2>/dev/null
 }

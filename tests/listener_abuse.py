@@ -51,6 +51,8 @@ import time
 sys.dont_write_bytecode = True     # no tests/__pycache__ from importing dnsd
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dnsd  # noqa: E402
+import policyclient  # noqa: E402
+from policyclient import report  # noqa: E402
 
 SOON = 1.5      # s: "within a second" of the issue, with room for a busy machine
 BIN = DIR = None
@@ -66,12 +68,6 @@ ZONE = {
 PASS = re.compile(rb'^action=prepend Received-SPF: Pass \(mailfrom\)')
 
 # ---- reporting
-
-
-def report(name, good, why=''):
-    print(('ok listener/%s' % name) if good else ('FAIL listener/%s: %s' % (name, why)),
-          flush=True)
-    return good
 
 
 def note(text):
@@ -97,91 +93,22 @@ def request(domain='pass.test', ip='192.0.2.1'):
             % (ip, domain, _inst[0])).encode()
 
 
-def address(spec):
-    kind, rest = spec.split(':', 1)
-    if kind == 'unix':
-        return socket.AF_UNIX, rest
-    host, port = rest.rsplit(':', 1)
-    host = host.strip('[]')
-    return (socket.AF_INET6 if ':' in host else socket.AF_INET), (host, int(port))
+class Conn(policyclient.Conn):
+    TIMEOUT = 5.0
 
-
-class Conn(object):
-    def __init__(self, spec, timeout=5.0, source=None):
-        fam, addr = address(spec)
-        self.s = socket.socket(fam, socket.SOCK_STREAM)
-        self.s.settimeout(timeout)
-        if source:
-            self.s.bind((source, 0))
-        self.s.connect(addr)
-        self.buf = b''
-
-    def send(self, data):
-        self.s.sendall(data)
-
-    def reply(self, timeout=5.0):
-        """The next reply; EOFError at end of input, socket.timeout when
-        none comes in time."""
-        end = time.time() + timeout
-        while b'\n\n' not in self.buf:
-            left = end - time.time()
-            if left <= 0:
-                raise socket.timeout('no reply in %.1f s' % timeout)
-            self.s.settimeout(left)
-            try:
-                d = self.s.recv(65536)
-            except ConnectionResetError:
-                d = b''
-            if not d:
-                raise EOFError('connection closed (%r pending)' % self.buf[:60])
-            self.buf += d
-        i = self.buf.index(b'\n\n') + 2
-        r, self.buf = self.buf[:i], self.buf[i:]
-        return r
-
-    def ask(self, req, timeout=5.0):
-        self.send(req)
-        return self.reply(timeout)
-
-    def eof(self, timeout):
-        """Seconds until the server closes, None if it does not in time."""
+    def trickle(self, n):
+        """A request sent a byte a second (n bytes at most) until the
+        server closes: seconds from the first byte, None if it did not."""
+        body = request()[:-2]
         t0 = time.time()
-        while time.time() - t0 < timeout:
-            self.s.settimeout(max(0.01, timeout - (time.time() - t0)))
+        for i in range(n):
             try:
-                d = self.s.recv(65536)
-            except socket.timeout:
-                return None
-            except ConnectionResetError:
-                return time.time() - t0
-            if not d:
-                return time.time() - t0
-            self.buf += d
-        return None
-
-    def closed(self):
-        """Whether the server has closed the connection (not waiting);
-        what it sent meanwhile is read."""
-        t = self.s.gettimeout()
-        self.s.settimeout(0)
-        try:
-            while True:
-                d = self.s.recv(65536)
-                if not d:
-                    return True
-                self.buf += d
-        except (BlockingIOError, socket.timeout):
-            return False
-        except OSError:
-            return True
-        finally:
-            self.s.settimeout(t)
-
-    def close(self):
-        try:
-            self.s.close()
-        except OSError:
-            pass
+                self.send(body[i:i + 1])
+            except OSError:
+                break
+            if self.eof(1.0) is not None:
+                break
+        return time.time() - t0 if self.closed() else None
 
 
 def timed_ask(spec, req, limit, source=None):
@@ -426,16 +353,7 @@ def test_request_timeout():
     def trickle(key, spec, limit):
         """A byte a second until closed: seconds from the first byte."""
         c = Conn(spec)
-        body = request()[:-2]
-        t0 = time.time()
-        for i in range(int(limit) + 4):
-            try:
-                c.send(body[i:i + 1])
-            except OSError:
-                break
-            if c.eof(1.0) is not None:
-                break
-        res[key] = time.time() - t0 if c.closed() else None
+        res[key] = c.trickle(int(limit) + 4)
         c.close()
 
     def silent():
@@ -482,16 +400,7 @@ def test_request_timeout():
             res['second'] = repr(e)
             return
         time.sleep(2.5)
-        body = request()[:-2]
-        t0 = time.time()
-        for i in range(8):
-            try:
-                c.send(body[i:i + 1])
-            except OSError:
-                break
-            if c.eof(1.0) is not None:
-                break
-        res['second'] = time.time() - t0 if c.closed() else None
+        res['second'] = c.trickle(8)
         c.close()
 
     ts = [threading.Thread(target=trickle, args=('trickle', spec, 2)),
@@ -617,61 +526,72 @@ def test_evict_idle_longest():
     lst.stop()
 
 
+def two_slots(name):
+    """(spec, Listener) of a listener with room for two clients, and a
+    Request_Timeout (10 s) that leaves a partial request alone."""
+    spec = 'inet:127.0.0.1:%d' % port()
+    return spec, Listener(name, spec, ['Max_Connections = 2', 'Request_Timeout = 10'])
+
+
+def half(spec, req, pause):
+    """A new connection that has sent the first half of req, pause
+    seconds ago."""
+    c = Conn(spec)
+    c.send(req[:len(req) // 2])
+    time.sleep(pause)
+    return c
+
+
+def evicted(lst, name, spec, holding, closed, kept):
+    """Both slots held (holding says by what): a complete request on a new
+    connection is answered within SOON, closed = (LABEL, CONN, WHAT) is
+    closed for it, and kept = (LABEL, CONN, REST, WHAT) can still finish
+    its request with REST.  Then both are closed and lst stopped."""
+    took, r = timed_ask(spec, request(), SOON)
+    report(name + '-answered', took is not None and PASS.match(r),
+           'a complete request with %s: %s' % (holding, short(r)))
+    label, c, what = closed
+    report(name + '-' + label, c.eof(1.0) is not None, '%s was not closed' % what)
+    label, c, rest, what = kept
+    try:
+        r = c.ask(rest, SOON + 1)
+        report(name + '-' + label, PASS.match(r), short(r))
+    except Exception as e:
+        report(name + '-' + label, False, '%s: %r' % (what, e))
+    closed[1].close(), c.close()
+    lst.stop()
+
+
 def test_evict_partial():
     """Two partial requests (Request_Timeout 10): a new complete one is
     answered, the one begun first is closed, the other can finish."""
     name = 'evict-partial'
-    spec = 'inet:127.0.0.1:%d' % port()
-    lst = Listener(name, spec, ['Max_Connections = 2', 'Request_Timeout = 10'])
+    spec, lst = two_slots(name)
     if not lst.up:
         return
     r1, r2 = request(), request()
-    p1 = Conn(spec)
-    p1.send(r1[:len(r1) // 2])
-    time.sleep(0.4)
-    p2 = Conn(spec)
-    p2.send(r2[:len(r2) // 2])
-    time.sleep(0.4)
-    took, r = timed_ask(spec, request(), SOON)
-    report(name + '-answered', took is not None and PASS.match(r),
-           'a complete request with 2 partial ones holding the slots: %s' % short(r))
-    report(name + '-earliest-closed', p1.eof(1.0) is not None,
-           'the partial request begun first was not closed')
-    try:
-        r = p2.ask(r2[len(r2) // 2:], SOON + 1)
-        report(name + '-later-finishes', PASS.match(r), short(r))
-    except Exception as e:
-        report(name + '-later-finishes', False, 'the later partial request: %r' % e)
-    p1.close(), p2.close()
-    lst.stop()
+    p1 = half(spec, r1, 0.4)
+    p2 = half(spec, r2, 0.4)
+    evicted(lst, name, spec, '2 partial ones holding the slots',
+            ('earliest-closed', p1, 'the partial request begun first'),
+            ('later-finishes', p2, r2[len(r2) // 2:], 'the later partial request'))
 
 
 def test_evict_idle_before_partial():
     """A partial request begun first and an idle connection: the idle
     one is closed for a new client; the partial one can finish."""
     name = 'evict-idle-first'
-    spec = 'inet:127.0.0.1:%d' % port()
-    lst = Listener(name, spec, ['Max_Connections = 2', 'Request_Timeout = 10'])
+    spec, lst = two_slots(name)
     if not lst.up:
         return
     r1 = request()
-    p = Conn(spec)
-    p.send(r1[:len(r1) // 2])
-    time.sleep(0.3)
+    p = half(spec, r1, 0.3)
     idle = Conn(spec)
     idle.ask(request())
     time.sleep(0.3)
-    took, r = timed_ask(spec, request(), SOON)
-    report(name + '-answered', took is not None and PASS.match(r),
-           'a complete request with a partial and an idle connection open: %s' % short(r))
-    report(name + '-idle-closed', idle.eof(1.0) is not None, 'the idle connection was not closed')
-    try:
-        r = p.ask(r1[len(r1) // 2:], SOON + 1)
-        report(name + '-partial-finishes', PASS.match(r), short(r))
-    except Exception as e:
-        report(name + '-partial-finishes', False, 'the partial request: %r' % e)
-    p.close(), idle.close()
-    lst.stop()
+    evicted(lst, name, spec, 'a partial and an idle connection open',
+            ('idle-closed', idle, 'the idle connection'),
+            ('partial-finishes', p, r1[len(r1) // 2:], 'the partial request'))
 
 
 def test_evaluating_kept():
@@ -874,6 +794,19 @@ def fdmove(sock, target, env='', args=()):
     return ['sh', '-c', cmd, BIN] + list(args), (n,)
 
 
+def inherited(name, fd, env='', lines=(), **where):
+    """(Listener, spec) of spfpolicy given a listening socket (where:
+    listening's arguments) as descriptor fd, with env: -l systemd when env sets
+    LISTEN_FDS, else -l fd:FD.  The socket is closed here: the listener
+    has its own."""
+    s, spec = listening(**where)
+    mode = 'systemd' if 'LISTEN_FDS' in env else 'fd:%d' % fd
+    argv, fds = fdmove(s, fd, env, ['-l', mode, '-d', '@CONF@'])
+    lst = Listener(name, spec, lines, argv=argv, pass_fds=fds)
+    s.close()
+    return lst, spec
+
+
 def test_systemd():
     ssa = shutil.which('systemd-socket-activate')
     if not ssa:
@@ -893,10 +826,7 @@ def test_systemd():
             rc = lst.stop()
             report('systemd-socket-activate-exit', rc == 0, 'exit status %s after SIGTERM' % rc)
     # LISTEN_PID set by a shell that execs spfpolicy: its own PID
-    s, spec = listening()
-    argv, fds = fdmove(s, 3, 'LISTEN_FDS=1 LISTEN_PID=$$', ['-l', 'systemd', '-d', '@CONF@'])
-    lst = Listener('systemd-sh', spec, argv=argv, pass_fds=fds)
-    s.close()
+    lst, spec = inherited('systemd-sh', 3, 'LISTEN_FDS=1 LISTEN_PID=$$')
     if lst.up:
         good, why = served(spec, None)
         report('systemd-listen-pid', good, why)
@@ -952,10 +882,7 @@ def test_inherited_errors():
 
 def test_fd():
     # a supervisor's descriptor 7 (as s6's fdmove would give it)
-    s, spec = listening()
-    argv, fds = fdmove(s, 7, '', ['-l', 'fd:7', '-d', '@CONF@'])
-    lst = Listener('fd7', spec, argv=argv, pass_fds=fds)
-    s.close()
+    lst, spec = inherited('fd7', 7)
     if lst.up:
         good, why = served(spec, None)
         report('fd-inet', good, why)
@@ -970,19 +897,13 @@ def test_fd():
         report('fd-stdin', good, why)
     lst.stop()
     # a unix socket: Listen_Allow does not apply
-    s, spec = listening(socket.AF_UNIX)
-    argv, fds = fdmove(s, 7, '', ['-l', 'fd:7', '-d', '@CONF@'])
-    lst = Listener('fd-unix', spec, ['Listen_Allow = 192.0.2.0/24'], argv=argv, pass_fds=fds)
-    s.close()
+    lst, spec = inherited('fd-unix', 7, lines=['Listen_Allow = 192.0.2.0/24'], fam=socket.AF_UNIX)
     if lst.up:
         good, why = served(spec, None)
         report('fd-unix', good, why)
     lst.stop()
     # an inherited inet socket: Listen_Allow applies
-    s, spec = listening(host='0.0.0.0')
-    argv, fds = fdmove(s, 7, '', ['-l', 'fd:7', '-d', '@CONF@'])
-    lst = Listener('fd-allow', spec, ['Listen_Allow = 192.0.2.0/24'], argv=argv, pass_fds=fds)
-    s.close()
+    lst, spec = inherited('fd-allow', 7, lines=['Listen_Allow = 192.0.2.0/24'], host='0.0.0.0')
     if lst.up:
         DNS.reset_counts()
         report('fd-allow-refused', refused(client_spec('127.0.0.1', spec), '127.0.0.1') is not None,
@@ -992,10 +913,7 @@ def test_fd():
         report('fd-allow-no-evaluation', not dns_asked('outsider'), 'the refused client was evaluated')
     lst.stop()
     # the default when inherited: loopback only
-    s, spec = listening(host='0.0.0.0')
-    argv, fds = fdmove(s, 7, '', ['-l', 'fd:7', '-d', '@CONF@'])
-    lst = Listener('fd-default', spec, argv=argv, pass_fds=fds)
-    s.close()
+    lst, spec = inherited('fd-default', 7, host='0.0.0.0')
     if lst.up:
         report('fd-default-refused', refused(client_spec('192.0.2.10', spec), '192.0.2.10') is not None,
                'a client from 192.0.2.10 was not closed within 1 s, or got a reply')

@@ -4,6 +4,12 @@
 # (listener.sh, postfix-e2e.sh, sidebyside/run.sh).  Bash; the caller
 # defines die MESSAGE [DETAIL-FILE] (tests/lib.sh has one) and PY.
 #
+#	ns_need WHY CMD...	outside the namespace: skipped unless root
+#				(WHY: what for) and every CMD is found
+#	ns_rerun VAR SELF ARGS...	t_binary, then re-run SELF inside the
+#				namespaces (ns_enter) with VAR=1 and SPFPOLICY
+#				exported; skipped when none can be made here,
+#				else fail and exit
 #	ns_enter SELF ARGS...	re-run SELF in new network, mount and UTS
 #				namespaces, and a PID namespace where the
 #				kernel allows one (then nothing the test
@@ -22,6 +28,25 @@
 #				the script, which then stops it)
 #	ns_ready SECONDS FILE...	wait until every FILE is non-empty;
 #				1 when one is still empty
+
+ns_need() {
+	local why=$1 c
+	shift
+	[ "$(id -u)" = 0 ] || skipped "needs root ($why)"
+	for c; do
+		command -v "$c" >/dev/null || skipped "command $c not found"
+	done
+}
+
+ns_rerun() {
+	local var=$1
+	shift
+	t_binary
+	export "$var=1" SPFPOLICY="$BIN"
+	ns_enter "$@"
+	[ -z "$ns_why" ] || skipped "$ns_why"
+	die "unshare failed"
+}
 
 ns_enter() {
 	local self=$1 err

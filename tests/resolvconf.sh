@@ -35,15 +35,9 @@ TNAME=resolvconf
 
 # ---- outside the namespace: prerequisites, then re-run inside one
 if [ "${RESOLVCONF_NS:-}" != 1 ]; then
-	[ "$(id -u)" = 0 ] || skipped "needs root (private network and mount namespaces)"
-	for c in unshare ip mount "$PY"; do
-		command -v "$c" >/dev/null || skipped "command $c not found"
-	done
+	ns_need "private network and mount namespaces" unshare ip mount "$PY"
 	[ -e /etc/resolv.conf ] || skipped "no /etc/resolv.conf to bind over"
-	t_binary
-	export RESOLVCONF_NS=1 SPFPOLICY="$BIN"
-	ns_enter "$self" "$@"
-	die "unshare failed"
+	ns_rerun RESOLVCONF_NS "$self" "$@"
 fi
 
 # ---- inside the namespace

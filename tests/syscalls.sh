@@ -126,7 +126,7 @@ dnsd=
 tracer=
 cleanup() {
 	[ -n "$tracer" ] && kill -KILL "$tracer" 2>/dev/null
-	[ -n "$dnsd" ] && kill "$dnsd" 2>/dev/null && wait "$dnsd" 2>/dev/null
+	dnsd_stop
 	if [ "${SYSCALLS_KEEP:-}" = 1 ]; then
 		echo "# kept $T"
 	else
@@ -162,17 +162,7 @@ stall.sys.test:
   - TCPSTALL
   - TXT: "v=spf1 ${big}ip4:192.0.2.1 -all"
 EOF
-"$PY" tests/dnsd.py -a 127.0.0.1 -p 0 --ready "$T/port" "$T/zone.yml" \
-	2> "$T/dnsd.err" &
-dnsd=$!
-i=0
-while [ ! -s "$T/port" ] && [ "$i" -lt 100 ]; do
-	kill -0 "$dnsd" 2>/dev/null || break
-	sleep 0.1
-	i=$((i + 1))
-done
-[ -s "$T/port" ] || die "tests/dnsd.py did not start" "$T/dnsd.err"
-NS=127.0.0.1:$(cat "$T/port")
+dnsd_start "$T/zone.yml"
 
 # a short DNS timeout, one try: the silent name is a temperror at once;
 # the listener started as root serves as nobody (ignored by the others)

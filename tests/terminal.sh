@@ -32,18 +32,12 @@ TNAME=terminal
 
 # ---- outside the namespace: prerequisites, then re-run inside one
 if [ "${TERMINAL_NS:-}" != 1 ]; then
-	[ "$(id -u)" = 0 ] || skipped "needs root (private namespaces, setpriv)"
-	for c in unshare ip mount setpriv script timeout "$PY"; do
-		command -v "$c" >/dev/null || skipped "command $c not found"
-	done
+	ns_need "private namespaces, setpriv" unshare ip mount setpriv script timeout "$PY"
 	"$PY" -c 'import dnslib, yaml' 2>/dev/null ||
 		skipped "python3 modules dnslib and yaml (apt-get install python3-dnslib python3-yaml)"
 	getent passwd nobody >/dev/null || skipped "no user nobody"
 	[ -e /dev/ptmx ] || skipped "no /dev/ptmx: no pseudo-terminals"
-	t_binary
-	export TERMINAL_NS=1 SPFPOLICY="$BIN"
-	ns_enter "$self" "$@"
-	die "unshare failed"
+	ns_rerun TERMINAL_NS "$self" "$@"
 fi
 
 # ---- inside the namespace

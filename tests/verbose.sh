@@ -35,23 +35,13 @@ t_binary
 T=$(mktemp -d "${TMPDIR:-/tmp}/spfpolicy-verbose.XXXXXX") || exit 2
 dnsd=
 cleanup() {
-	[ -n "$dnsd" ] && kill "$dnsd" 2>/dev/null && wait "$dnsd" 2>/dev/null
+	dnsd_stop
 	rm -rf "$T"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-"$PY" tests/dnsd.py -a 127.0.0.1 -p 0 --ready "$T/port" tests/verbose.yml \
-	2> "$T/dnsd.err" &
-dnsd=$!
-i=0
-while [ ! -s "$T/port" ] && [ "$i" -lt 100 ]; do
-	kill -0 "$dnsd" 2>/dev/null || break
-	sleep 0.1
-	i=$((i + 1))
-done
-[ -s "$T/port" ] || die "tests/dnsd.py did not start" "$T/dnsd.err"
-NS=127.0.0.1:$(cat "$T/port")
+dnsd_start tests/verbose.yml
 
 # one try of 300 ms for silent.verbose.test: temperror at once
 printf '%s\n' 'DNS_Timeout_ms = 300' 'DNS_Tries = 1' > "$T/conf"

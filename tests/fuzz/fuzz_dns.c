@@ -57,6 +57,20 @@ check_answer(const Answer *a)
 }
 
 /* The packet as an answer off the wire to a query for name of each type. */
+/* a fresh query of name for type into q, its answer a, on an empty
+ * arena; no deadline: a CNAME is followed */
+static void
+query(Query *q, Answer *a, int type, const char *name)
+{
+	arena_used = 0;
+	memset(q, 0, sizeof(*q));
+	memset(a, 0, sizeof(*a));
+	a->type = type;
+	q->ans = a;
+	q->deadline = LLONG_MAX;
+	snprintf(q->name, sizeof(q->name), "%s", name);
+}
+
 static void
 wire(const char *name, const uint8_t *data, size_t size)
 {
@@ -68,16 +82,10 @@ wire(const char *name, const uint8_t *data, size_t size)
 
 	memcpy(buf, data, size);
 	for (t = 0; t < LEN(types); t++) {
-		arena_used = 0;
-		memset(&q, 0, sizeof(q));
-		memset(&a, 0, sizeof(a));
-		a.type = types[t];
-		q.ans = &a;
+		query(&q, &a, types[t], name);
 		q.fd = -1;	/* no socket: no name server either (nns 0) */
 		q.edns = size & 1;
 		q.tcp = size & 2;
-		q.deadline = LLONG_MAX;
-		snprintf(q.name, sizeof(q.name), "%s", name);
 		if (dns_encode(&q) < 0)
 			return;
 		if (size >= 2) {	/* the ID it was sent with */
@@ -154,13 +162,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		snprintf(name, sizeof(name), "example.com");
 	for (t = 0; t < LEN(types); t++) {
 		for (s = 0; s < LEN(statuses); s++) {
-			arena_used = 0;
-			memset(&q, 0, sizeof(q));
-			memset(&a, 0, sizeof(a));
-			a.type = types[t];
-			q.ans = &a;
-			q.deadline = LLONG_MAX;	/* a CNAME is followed */
-			snprintf(q.name, sizeof(q.name), "%s", name);
+			query(&q, &a, types[t], name);
 			fz_depth = 1;
 			dns_callback(&q, statuses[s], 0, (unsigned char *)data, size);
 			if (q.done != 1)
