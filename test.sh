@@ -32,7 +32,8 @@ esac
 export SPFPOLICY="$BIN"
 PY=/usr/bin/python3
 SPF_SUITE=${SPF_SUITE:-$ROOT/../shared/spf-suite/rfc7208-tests.yml}
-MAXSIZE=262144		# bytes: the static binary stays small
+MAXSIZE=262144		# bytes: the static binary stays small (c-ares 1.18)
+MAXSIZE_CARES=307200	# with a later c-ares, whose init alone is ~68 KB
 
 TNAME=
 . tests/lib.sh
@@ -113,7 +114,8 @@ else
 
 	out=$("$BIN" -V 2>&1)
 	case $out in
-	*c-ares*)	ok "version ($out)" ;;
+	*"c-ares 1.18."*)	ok "version ($out)" ;;
+	*c-ares*)	ok "version ($out)"; MAXSIZE=$MAXSIZE_CARES ;;
 	*)		fail version "-V said: $out" ;;
 	esac
 
