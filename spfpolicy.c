@@ -9,12 +9,16 @@
  * asking DNS through dns_lookup(); the policy layer turns the results
  * into one action line.  DNS messages are encoded, sent (UDP, then TCP
  * when truncated) and read here, so that every c-ares version behaves the
- * same; c-ares only reads the name server configuration.  All per-evaluation memory comes from one arena
- * that is reset after each answer; nothing a stranger sends can make it
- * recurse, loop or allocate without a bound.  DNS answers are kept for
- * their TTL in a small fixed cache, so the recipients and messages of one
- * connection cost DNS once.  In listener mode (-l) each connection gets a
- * child process that runs the same loop as spawn mode.
+ * same; c-ares only reads the name server configuration.  U-labels
+ * (SMTPUTF8 mail) are looked up as A-labels (idn_ascii, RFC 8616).  All
+ * per-evaluation memory comes from one arena that is reset after each
+ * answer; nothing a stranger sends can make it recurse, loop or allocate
+ * without a bound.  DNS answers are kept for their TTL in a small fixed
+ * cache, so the recipients and messages of one connection cost DNS once.
+ * In listener mode (-l) each connection gets a child process that runs
+ * the same loop as spawn mode; the children tell the listener in shared
+ * memory whether they are idle, reading or answering, so that a full
+ * house can make room (lst_evict).
  *
  * Start reading at main().
  */
@@ -389,6 +393,7 @@ static void lst_serve(const Conf *, int, int, const char *, Slot *);
 static void lst_reload(Conf *, const char *);
 static int lst_reap(int);
 static int lst_start(const Conf *, int, int, const char *);
+static void lst_stop(int);
 static int mode_listen(Conf *, const char *, const char *);
 static int mode_query(const Conf *, const char *, const char *, const char *);
 static void usage(void);
@@ -4213,7 +4218,11 @@ pol_peruser(const Conf *cf, const char *rcpt, Conf *uc)
 
 /* input */
 
-/* Whether the client stayed silent for idle_ms (listener mode). */
+/*
+ * Listener mode: wait for input.  Returns 1 (the connection is to close)
+ * when the client stayed silent for idle_ms, its request is not complete
+ * request_ms after its first byte, or the listener wants the slot.
+ */
 static int
 in_idle(void)
 {
@@ -4221,21 +4230,25 @@ in_idle(void)
 	long long left;
 	int r, mid;
 
-	do {
-		if (got_evict && !poll(&p, 1, 0))	/* the listener has logged why */
-			return 1;
+	for (;;) {
+		if (got_evict && !poll(&p, 1, 0))
+			return 1;	/* the listener has logged why */
 		if (got_evict) {	/* a request came meanwhile: not idle after all */
 			got_evict = myslot->evicted = 0;
-			in_state(S_READ);
+			if (!request_start)
+				in_state(S_READ);
 		}
 		mid = request_start && request_ms > 0;
 		left = mid ? request_start + request_ms - now_ms() : -1;
-		if (idle_ms > 0 && (left < 0 || idle_ms < left))
+		if (mid && left <= 0)
+			break;	/* however fast the bytes come */
+		if (idle_ms > 0 && (!mid || idle_ms < left))
 			mid = 0, left = idle_ms;	/* a silence is idle mid-request too */
-		r = left < 0 && mid ? 0 : poll(&p, 1, left < 0 ? -1 : (int)left);
-	} while (r < 0 && errno == EINTR);
-	if (r)
-		return 0;
+		if ((r = poll(&p, 1, (int)left)) > 0 || (r < 0 && errno != EINTR))
+			return 0;
+		if (!r)
+			break;
+	}
 	if (mid)
 		logmsg(LOG_INFO, "closing a connection: request not complete within %d s (Request_Timeout)",
 		       request_ms / 1000);
@@ -4807,8 +4820,8 @@ mode_listen(Conf *cf, const char *spec, const char *path)
 	struct sockaddr_storage peer;
 	socklen_t plen;
 	struct pollfd p;
-	long long deadline, hold = 0;
-	int lfd, cfd, pending = -1, n = 0, i, full;
+	long long hold = 0;
+	int lfd, cfd, pending = -1, n = 0, full;
 
 	if (dns_init(cf))	/* catch bad Nameservers now, not per connection */
 		die("cannot set up the resolver");
@@ -4859,6 +4872,17 @@ mode_listen(Conf *cf, const char *spec, const char *path)
 	close(lfd);
 	if (pending >= 0)
 		close(pending);
+	lst_stop(n);
+	return 0;
+}
+
+/* SIGTERM: the open connections get SHUTDOWN_MS to finish, then are killed. */
+static void
+lst_stop(int n)
+{
+	long long deadline;
+	int i;
+
 	n = lst_reap(n);	/* a child that just ended is not open */
 	logmsg(LOG_INFO, "stopping: %d connection%s open", n, n == 1 ? "" : "s");
 	for (deadline = now_ms() + SHUTDOWN_MS; n > 0 && now_ms() < deadline; ) {
@@ -4870,7 +4894,6 @@ mode_listen(Conf *cf, const char *spec, const char *path)
 			kill(slots[i].pid, SIGKILL);
 	while (waitpid(-1, NULL, 0) > 0)
 		;
-	return 0;
 }
 
 /* -q: evaluate once and print result, explanation, header. */

@@ -403,7 +403,24 @@ def test_request_timeout():
         res['second'] = c.trickle(8)
         c.close()
 
+    def stream():
+        """Header lines every 50 ms, never the blank line: however fast
+        the bytes come, the request is cut at Request_Timeout."""
+        c = Conn(spec)
+        c.send(b'request=smtpd_access_policy\n')
+        t0 = time.time()
+        while time.time() - t0 < 8:
+            try:
+                c.send(b'x_filler=%d\n' % int((time.time() - t0) * 1000))
+            except OSError:
+                break
+            if c.eof(0.05) is not None:
+                break
+        res['stream'] = time.time() - t0 if c.closed() else None
+        c.close()
+
     ts = [threading.Thread(target=trickle, args=('trickle', spec, 2)),
+          threading.Thread(target=stream),
           threading.Thread(target=trickle, args=('default', dspec, 5)),
           threading.Thread(target=silent), threading.Thread(target=between),
           threading.Thread(target=slow_whole), threading.Thread(target=second)]
@@ -412,6 +429,7 @@ def test_request_timeout():
     for t in ts:
         t.join(30)
     for key, name, limit in (('trickle', 'request-timeout-trickle', 2),
+                             ('stream', 'request-timeout-stream', 2),
                              ('second', 'request-timeout-second-request', 2),
                              ('default', 'request-timeout-default', 5)):
         e = res.get(key)
@@ -428,8 +446,8 @@ def test_request_timeout():
         report('request-timeout-' + key, bool(good), why)
     time.sleep(0.3)
     n = len(lst.lines('Request_Timeout'))
-    report('request-timeout-logged-once', n == 2,
-           '%d lines with "Request_Timeout" for 2 connections closed' % n)
+    report('request-timeout-logged-once', n == 3,
+           '%d lines with "Request_Timeout" for 3 connections closed' % n)
     n = len(dflt.lines('Request_Timeout'))
     report('request-timeout-default-logged-once', n == 1,
            '%d lines with "Request_Timeout" for 1 connection closed' % n)
