@@ -132,7 +132,7 @@ echo "# fresh: debootstrap: $secs s"
 mkdir -p "$R/src" &&
 	git clone -q "$ROOT" "$R/src/spfpolicy" || die "git clone failed" "" 1
 if [ -d "$SHARED" ]; then
-	cp -R "$SHARED" "$R/src/shared" || die "cannot copy $SHARED" "" 1
+	cp -RL "$SHARED" "$R/src/shared" || die "cannot copy $SHARED" "" 1
 else
 	echo "# fresh: no $SHARED: the inner RFC 7208 suite is skipped"
 fi
