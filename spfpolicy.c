@@ -1272,7 +1272,7 @@ dns_tcp(Query *q, int revents)
 	len = q->rlen[0] << 8 | q->rlen[1];
 	if (q->io == wlen + 2 && !len)
 		dns_next(q, ARES_EBADRESP);
-	else if (q->io == wlen + 2 + len && q->io > wlen + 2 && !dns_answer(q, q->rbuf, len))
+	else if (q->io == wlen + 2 + len && !dns_answer(q, q->rbuf, len))
 		dns_next(q, ARES_EBADRESP);
 }
 
@@ -1365,10 +1365,6 @@ dns_deliver(Query *q, int status, const unsigned char *abuf, int alen)
 		return;
 	case ARES_ENOTFOUND:
 		q->ans->status = D_NXDOMAIN;
-		return;
-	case ARES_ECANCELLED:
-		q->ans->status = D_TEMP;
-		q->ans->err = "exceeded max query lookup time";
 		return;
 	default:
 		q->ans->status = D_TEMP;
@@ -1493,7 +1489,7 @@ dns_lookup_many(Check *c, char **names, int n, int type, Answer *ans, const Enou
 		q[i].sent = now_ms();
 		if (enough)	/* dns_wait ends it unasked */
 			continue;
-		if ((e = cache_get(names[i], type)))
+		if ((e = cache_get(q[i].name, type)))	/* cache_put's key */
 			dns_deliver(&q[i], e->status, e->pkt, e->len);
 		else
 			dns_send(&q[i]);
