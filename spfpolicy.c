@@ -244,7 +244,7 @@ static CacheEntry *cache_get(const char *, int);
 static void cache_put(const char *, int, int, const unsigned char *, int);
 
 static void dns_optval(const char *, const char *, int, int *);
-static int dns_sysopt(const char *, int);
+static void dns_sysopts(int *, int *);
 static int dns_init(const Conf *);
 static void dns_server(const struct ares_addr_port_node *);
 static unsigned dns_rand(void);
@@ -816,27 +816,31 @@ dns_optval(const char *s, const char *key, int max, int *v)
 }
 
 /*
- * timeout: (s) and attempts: as resolv.conf(5) has them: its options
- * lines, then RES_OPTIONS.  Read here, not by c-ares: 1.18 knows only its
- * own retrans: and retry:, and the versions' defaults differ.  Returns
- * the value, or -1 when neither sets it.
+ * timeout: (s, into *timeout) and attempts: as resolv.conf(5) has them:
+ * its options lines, then RES_OPTIONS; -1 where neither sets one.  Read
+ * here, not by c-ares: 1.18 knows only its own retrans: and retry:, and
+ * the versions' defaults differ.
  */
-static int
-dns_sysopt(const char *key, int max)
+static void
+dns_sysopts(int *timeout, int *attempts)
 {
 	char line[512], *p;
 	FILE *fp;
-	int v = -1;
 
+	*timeout = *attempts = -1;
 	if ((fp = fopen("/etc/resolv.conf", "r"))) {
-		while (fgets(line, sizeof(line), fp))
-			if (!strncmp(line, "options", 7) && isspace((unsigned char)line[7]))
-				dns_optval(line + 7, key, max, &v);
+		while (fgets(line, sizeof(line), fp)) {
+			if (strncmp(line, "options", 7) || !isspace((unsigned char)line[7]))
+				continue;
+			dns_optval(line + 7, "timeout:", 30, timeout);
+			dns_optval(line + 7, "attempts:", 5, attempts);
+		}
 		fclose(fp);
 	}
-	if ((p = getenv("RES_OPTIONS")))
-		dns_optval(p, key, max, &v);
-	return v;
+	if ((p = getenv("RES_OPTIONS"))) {
+		dns_optval(p, "timeout:", 30, timeout);
+		dns_optval(p, "attempts:", 5, attempts);
+	}
 }
 
 /*
@@ -851,7 +855,7 @@ dns_init(const Conf *cf)
 	struct ares_options o;
 	struct ares_addr_port_node *list = NULL, *s;
 	ares_channel ch;
-	int r, fd, v;
+	int r, fd, timeout, attempts;
 
 	nns = 0;
 	if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
@@ -866,10 +870,10 @@ dns_init(const Conf *cf)
 		logmsg(LOG_ERR, "Nameservers \"%s\": %s", cf->nameservers, ares_strerror(r));
 	else
 		r = ares_get_servers_ports(ch, &list);
+	dns_sysopts(&timeout, &attempts);
 	ns_timeout_ms = cf->dns_timeout_ms ? cf->dns_timeout_ms :
-	                (v = dns_sysopt("timeout:", 30)) > 0 ? v * 1000 : dns_timeout_default;
-	ns_tries = cf->dns_tries ? cf->dns_tries :
-	           (v = dns_sysopt("attempts:", 5)) > 0 ? v : dns_tries_default;
+	                timeout > 0 ? timeout * 1000 : dns_timeout_default;
+	ns_tries = cf->dns_tries ? cf->dns_tries : attempts > 0 ? attempts : dns_tries_default;
 	for (s = list; s && nns < MAX_NS; s = s->next)
 		dns_server(s);
 	ares_free_data(list);
