@@ -91,4 +91,5 @@ static const unsigned dns_cache_max_ttl = 3600;	/* s; answers kept at most */
 #define SHUTDOWN_MS	10000		/* SIGTERM: open connections get this long */
 static const char listen_loopback[] = "127.0.0.0/8, ::1";	/* Listen_Allow unset */
 #define REFUSED_LOG_MAX	10		/* refusals logged a minute; then counted */
+#define REFUSED_LOG_MS	60000		/* the minute of REFUSED_LOG_MAX */
 #define EVICT_WAIT_MS	500		/* full: time for the closed one to go */

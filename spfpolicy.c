@@ -385,6 +385,7 @@ static void lst_signal(int);
 static int lst_inherit(const char *);
 static int lst_bind(const Conf *, const char *);
 static int lst_loopback(const char *);
+static const char *lst_peer(const struct sockaddr_storage *, char *, size_t);
 static int lst_allowed(const Conf *, const struct sockaddr_storage *);
 static void lst_refused(const struct sockaddr_storage *);
 static int lst_evict(const Conf *);
@@ -4601,21 +4602,29 @@ lst_loopback(const char *spec)
 	return !addr_parse(host, &a, 1) && net_match(-1, "", listen_loopback, &a);
 }
 
+/* An inet peer's address as text into text; NULL for any other socket. */
+static const char *
+lst_peer(const struct sockaddr_storage *ss, char *text, size_t size)
+{
+	if (ss->ss_family == AF_INET)
+		return inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, text, size);
+	if (ss->ss_family == AF_INET6)
+		return inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, text, size);
+	return NULL;
+}
+
 /* Whether the peer may connect: Listen_Allow, or loopback when it is unset. */
 static int
 lst_allowed(const Conf *cf, const struct sockaddr_storage *ss)
 {
 	static char nets[CONF_LINE_MAX];
 	char text[INET6_ADDRSTRLEN];
-	const void *b;
 	Addr a;
 
 	if (ss->ss_family != AF_INET && ss->ss_family != AF_INET6)
 		return 1;	/* unix: the socket's mode decides */
-	b = ss->ss_family == AF_INET ? (const void *)&((const struct sockaddr_in *)ss)->sin_addr :
-	    (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
 	net_commas(*cf->listen_allow ? cf->listen_allow : listen_loopback, nets, sizeof(nets));
-	return inet_ntop(ss->ss_family, b, text, sizeof(text)) && !addr_parse(text, &a, 1) &&
+	return lst_peer(ss, text, sizeof(text)) && !addr_parse(text, &a, 1) &&
 	       net_match(-1, "Listen_Allow", nets, &a);	/* IPv4-mapped: as IPv4 */
 }
 
@@ -4625,10 +4634,10 @@ lst_refused(const struct sockaddr_storage *ss)
 {
 	static long long window;
 	static int logged, more;
-	char text[INET6_ADDRSTRLEN] = "?";
+	char text[INET6_ADDRSTRLEN];
 	long long now = now_ms();
 
-	if (now - window >= 60000) {
+	if (now - window >= REFUSED_LOG_MS) {
 		if (more)
 			logmsg(LOG_WARNING, "refused %d more connections not in Listen_Allow", more);
 		window = now;
@@ -4639,10 +4648,8 @@ lst_refused(const struct sockaddr_storage *ss)
 		return;
 	}
 	logged++;
-	inet_ntop(ss->ss_family, ss->ss_family == AF_INET ?
-	          (const void *)&((const struct sockaddr_in *)ss)->sin_addr :
-	          (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr, text, sizeof(text));
-	logmsg(LOG_WARNING, "refused a connection from %s: not in Listen_Allow%s", text,
+	logmsg(LOG_WARNING, "refused a connection from %s: not in Listen_Allow%s",
+	       lst_peer(ss, text, sizeof(text)) ? text : "?",
 	       logged == REFUSED_LOG_MAX ? " (no more such lines this minute)" : "");
 }
 
