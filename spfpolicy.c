@@ -4346,11 +4346,16 @@ static void
 in_lower(char *v)
 {
 	static char buf[LINE_MAX_LEN + 1];
-	const unsigned char *p = (const unsigned char *)v;
+	const unsigned char *p;
 	size_t n = 0;
 	uint32_t c;
+	char *a;
 
-	while (*p && n + 4 < sizeof(buf)) {
+	for (a = v; *a && !(*a & 0x80); a++)
+		*a = tolower((unsigned char)*a);
+	if (!*a)
+		return;	/* ASCII, as nearly every value is: no copy */
+	for (p = (const unsigned char *)v; *p && n + 4 < sizeof(buf); ) {
 		if (idn_utf8(&p, &c))
 			buf[n++] = *p++;
 		else
