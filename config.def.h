@@ -4,64 +4,79 @@
 static const char default_config[] = "/etc/python-policyd-spf/policyd-spf.conf";
 static const char log_ident[]      = "policyd-spf";	/* when argv[0] is unusable */
 
+#define MAX_CONN_LIMIT	1024		/* Max_Connections at most */
+
 /*
- * Defaults of the pypolicyd-spf keys (pypolicyd-spf 3.0.4), then our own.
- * The config file overrides every one of them.
+ * Every key of the config file, with its default (pypolicyd-spf 3.0.4's
+ * for its keys), written as the file would say it: the defaults are
+ * compiled as a file is.  The range is that of a number; "user" marks
+ * the keys a Per_User line may set (pypolicyd-spf's list).
  */
-static const Conf conf_default = {
-	.debug                  = 1,		/* debugLevel */
-	.helo_reject            = "Fail",	/* HELO_reject */
-	.mfrom_reject           = "Fail",	/* Mail_From_reject */
-	.permerror_reject       = "False",	/* PermError_reject */
-	.temperror_defer        = "False",	/* TempError_Defer */
-	.skip_addresses         = "127.0.0.0/8,::ffff:127.0.0.0/104,::1",
-	.whitelist              = "",		/* Whitelist */
-	.domain_whitelist       = "",		/* Domain_Whitelist */
-	.helo_whitelist         = "",		/* HELO_Whitelist */
-	.domain_whitelist_ptr   = "",		/* Domain_Whitelist_PTR */
-	.reject_not_pass        = "",		/* Reject_Not_Pass_Domains */
-	.no_mail                = "False",	/* No_Mail */
-	.helo_pass_restriction  = "",		/* HELO_pass_restriction */
-	.mfrom_pass_restriction = "",		/* Mail_From_pass_restriction */
-	.prospective            = "",		/* Prospective */
-	.test_only              = 1,		/* TestOnly */
-	.enhanced_codes         = "Yes",	/* SPF_Enhanced_Status_Codes */
-	.header_type            = "SPF",	/* Header_Type */
-	.hide_receiver          = "No",		/* Hide_Receiver */
-	.authserv_id            = "HOSTNAME",	/* Authserv_Id */
-	.lookup_time            = 20,		/* Lookup_Time, s */
-	.whitelist_lookup_time  = 10,		/* Whitelist_Lookup_Time, s */
-	.void_limit             = 2,		/* Void_Limit */
-	.reason_message         = "Message {rejectdefer} due to: {spf}. Please see {url}",
-	.mock                   = 0,		/* Mock */
-	.per_user               = "",		/* Per_User */
+#define REASON_DEFAULT	"Message {rejectdefer} due to: {spf}. Please see {url}"
+#define URL_DEFAULT	"http://www.openspf.net/Why?s={scope};id={identity};ip={ip};r={receiver}"
+#define F(field)	offsetof(Conf, field)
+static const Key keys[] = {
+	/* name                       type       field                    default  min  max  user */
+	{ "debugLevel",               K_INT,     F(debug),                "1", -1, 5, 1 },
+	{ "HELO_reject",              K_POLICY,  F(policy[I_HELO]),       "Fail", 0, 0, 1 },
+	{ "Mail_From_reject",         K_POLICY,  F(policy[I_MAILFROM]),   "Fail", 0, 0, 1 },
+	{ "PermError_reject",         K_TRUE,    F(permerror_reject),     "False", 0, 0, 1 },
+	{ "TempError_Defer",          K_TRUE,    F(temperror_defer),      "False", 0, 0, 1 },
+	{ "skip_addresses",           K_NETS,    F(skip),                 "127.0.0.0/8,::ffff:127.0.0.0/104,::1", 0, 0, 1 },
+	{ "Whitelist",                K_NETS,    F(whitelist),            "", 0, 0, 1 },
+	{ "Domain_Whitelist",         K_DOMAINS, F(domain_whitelist),     "", 0, 0, 1 },
+	{ "HELO_Whitelist",           K_DOMAINS, F(helo_whitelist),       "", 0, 0, 1 },
+	{ "Domain_Whitelist_PTR",     K_DOMAINS, F(domain_whitelist_ptr), "", 0, 0, 1 },
+	{ "Reject_Not_Pass_Domains",  K_DOMAINS, F(reject_not_pass),      "", 0, 0, 1 },
+	{ "No_Mail",                  K_TRUE,    F(no_mail),              "False", 0, 0, 1 },
+	{ "HELO_pass_restriction",    K_STR,     F(restriction[I_HELO]),  "", 0, 0, 1 },
+	{ "Mail_From_pass_restriction", K_STR,   F(restriction[I_MAILFROM]), "", 0, 0, 1 },
+	{ "Prospective",              K_STR,     F(prospective),          "", 0, 0, 1 },
+	{ "TestOnly",                 K_INT,     F(test_only),            "1", INT_MIN, INT_MAX, 0 },
+	{ "SPF_Enhanced_Status_Codes", K_NOTNO,  F(enhanced),             "Yes", 0, 0, 1 },
+	{ "Header_Type",              K_HTYPE,   F(htype),                "SPF", 0, 0, 1 },
+	{ "Hide_Receiver",            K_NOTNO,   F(hide_receiver),        "No", 0, 0, 1 },
+	{ "Authserv_Id",              K_STR,     F(authserv_id),          "HOSTNAME", 0, 0, 0 },
+	{ "Lookup_Time",              K_INT,     F(lookup_time),          "20", 0, 3600, 1 },
+	{ "Whitelist_Lookup_Time",    K_INT,     F(whitelist_lookup_time), "10", 0, 3600, 1 },
+	{ "Void_Limit",               K_INT,     F(void_limit),           "2", 0, 1000, 1 },
+	{ "Reason_Message",           K_STR,     F(reason_message),       REASON_DEFAULT, 0, 0, 1 },
+	{ "Mock",                     K_BOOL,    F(mock),                 "False", 0, 0, 0 },
+	{ "Per_User",                 K_PERUSER, F(per_user),             "", 0, 0, 0 },
+	{ "defaultSeedOnly",          K_SEED,    F(seed_only),            NULL, 0, 0, 1 },
 	/* ours */
-	.nameservers            = "",		/* Nameservers; empty: resolv.conf */
-	.default_exp            = "SPF fail - not authorized",	/* Default_Explanation */
-	.why_url                = "http://www.openspf.net/Why?s={scope};id={identity};ip={ip};r={receiver}",
-	.receiver_domain        = "",		/* Receiver_Domain; empty: hostname */
-	.dns_timeout_ms         = 0,		/* DNS_Timeout_ms, one try;
-						   0: resolv.conf's timeout */
-	.dns_tries              = 0,		/* DNS_Tries; 0: resolv.conf's attempts */
-	.error_action           = "dunno",	/* Error_Action */
+	{ "Nameservers",              K_STR,     F(nameservers),          "", 0, 0, 0 },	/* "": resolv.conf */
+	{ "Default_Explanation",      K_STR,     F(default_exp),          "SPF fail - not authorized", 0, 0, 0 },
+	{ "Explanation_URL",          K_STR,     F(why_url),              URL_DEFAULT, 0, 0, 0 },
+	{ "Receiver_Domain",          K_STR,     F(receiver),             "", 0, 0, 0 },	/* "": host name */
+	{ "DNS_Timeout_ms",           K_INT,     F(dns_timeout_ms),       "0", 0, 60000, 0 },	/* one try; 0: */
+	{ "DNS_Tries",                K_INT,     F(dns_tries),            "0", 0, 10, 0 },	/* resolv.conf's */
+	{ "Error_Action",             K_STR,     F(error_action),         "dunno", 0, 0, 0 },
 	/* listener mode (-l) */
-	.listen_user            = "nobody",	/* Listen_User */
-	.listen_group           = "",		/* Listen_Group */
-	.listen_mode            = "0666",	/* Listen_Mode */
-	.listen_owner           = "",		/* Listen_Owner */
-	.max_connections        = 100,		/* Max_Connections, as Postfix's
-						   default_process_limit */
-	.idle_timeout           = 300,		/* Idle_Timeout, s: Postfix's
-						   smtpd_policy_service_max_idle */
-	.request_timeout        = 5,		/* Request_Timeout, s: from a
-						   request's first byte to its end */
-	.listen_allow           = "",		/* Listen_Allow: inet clients */
+	{ "Listen_User",              K_STR,     F(listen_user),          "nobody", 0, 0, 0 },
+	{ "Listen_Group",             K_STR,     F(listen_group),         "", 0, 0, 0 },
+	{ "Listen_Mode",              K_STR,     F(listen_mode),          "0666", 0, 0, 0 },
+	{ "Listen_Owner",             K_STR,     F(listen_owner),         "", 0, 0, 0 },
+	/* Max_Connections as Postfix's default_process_limit, Idle_Timeout
+	   as its smtpd_policy_service_max_idle; Request_Timeout runs from a
+	   request's first byte to its end */
+	{ "Max_Connections",          K_INT,     F(max_connections),      "100", 1, MAX_CONN_LIMIT, 0 },
+	{ "Idle_Timeout",             K_INT,     F(idle_timeout),         "300", 0, 86400, 0 },
+	{ "Request_Timeout",          K_INT,     F(request_timeout),      "5", 1, 3600, 0 },
+	{ "Listen_Allow",             K_ALLOW,   F(listen_allow),         "", 0, 0, 0 },	/* "": loopback */
+	/* accepted: for the milter front end only */
+	{ "Socket", K_IGNORED, 0, NULL, 0, 0, 0 }, { "PidFile", K_IGNORED, 0, NULL, 0, 0, 0 },
+	{ "UserID", K_IGNORED, 0, NULL, 0, 0, 0 }, { "UMask", K_IGNORED, 0, NULL, 0, 0, 0 },
+	{ "InternalHosts", K_IGNORED, 0, NULL, 0, 0, 0 }, { "IntHosts", K_IGNORED, 0, NULL, 0, 0, 0 },
+	{ "MacroList", K_IGNORED, 0, NULL, 0, 0, 0 },
 };
+#undef F
 
 /* RFC 7208 4.6.4 processing limits; the RFC's values */
 static const int max_dns_terms = 10;	/* include a mx ptr exists redirect */
 static const int max_mx_names  = 10;	/* more: permerror */
 static const int max_cnames    = 10;	/* CNAME hops per lookup */
+#define DNS_JUMPS_MAX	64		/* compression pointers followed in one name */
 #define MAX_PTR_NAMES	10		/* PTR names validated; more: ignored */
 
 /* resolver */
@@ -69,6 +84,7 @@ static const int dns_timeout_default = 2000;	/* ms, first try, when neither the 
 static const int dns_tries_default   = 3;	/* config nor resolv.conf says */
 #define MAX_NS		16		/* name servers asked, in turn */
 #define DNS_QUERY_MAX	(12 + DNS_NAME_MAX + 4 + 11)	/* header, question, OPT */
+#define LOOKUP_FALLBACK_MS 20000	/* a query's limit when Lookup_Time is 0 */
 static const int edns_payload  = 1232;	/* bytes; larger answers go to TCP */
 static const unsigned dns_cache_max_ttl = 3600;	/* s; answers kept at most */
 #define DNS_CACHE_SIZE	64		/* answers kept per process */
@@ -79,7 +95,14 @@ static const unsigned dns_cache_max_ttl = 3600;	/* s; answers kept at most */
 #define CONF_LINE_MAX	8192		/* config file line */
 #define MACRO_MAX	8192		/* macro expansion before 253-cut */
 #define EXP_MAX		400		/* explanation kept for a reply */
-#define ARENA_SIZE	(4 << 20)	/* per evaluation: records, answers */
+#define WHY_MAX		512		/* detail of a permerror or temperror */
+#define IN_BUF		8192		/* bytes read from Postfix at once */
+/*
+ * Per request: answers, records and their parsed terms.  The worst case
+ * is 11 nested records (10 include or redirect) of 64 KiB, each with its
+ * 32 Ki terms of 32 bytes; untouched pages cost no memory.
+ */
+#define ARENA_SIZE	(16 << 20)
 #define REPLY_MAX	(6 * LINE_MAX_LEN)	/* an action line: values + texts */
 #define INSTANCE_MAX	128		/* longer instance ids are not cached */
 #define ICACHE_SIZE	4		/* instances remembered (one is in use) */
@@ -87,9 +110,10 @@ static const unsigned dns_cache_max_ttl = 3600;	/* s; answers kept at most */
 
 /* listener */
 #define LISTEN_BACKLOG	128		/* connections waiting when all are busy */
-#define MAX_CONN_LIMIT	1024		/* Max_Connections at most */
 #define SHUTDOWN_MS	10000		/* SIGTERM: open connections get this long */
 static const char listen_loopback[] = "127.0.0.0/8, ::1";	/* Listen_Allow unset */
 #define REFUSED_LOG_MAX	10		/* refusals logged a minute; then counted */
 #define REFUSED_LOG_MS	60000		/* the minute of REFUSED_LOG_MAX */
 #define EVICT_WAIT_MS	500		/* full: time for the closed one to go */
+#define EVICT_RETRY_MS	100		/* full, none could be closed: ask again */
+#define LISTEN_TICK_MS	1000		/* the listener looks at signals and children */

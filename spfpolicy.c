@@ -97,6 +97,19 @@ enum Match {	/* the outcome of one mechanism, RFC 7208 4.6.2 */
 	MATCH, NOMATCH, ERR_TEMP, ERR_PERM
 };
 
+enum {	/* what may follow a mechanism's name */
+	ARG_NONE,	/* nothing: all */
+	ARG_DOMAIN,	/* maybe ":domain-spec" */
+	ARG_NEED,	/* ":domain-spec" */
+	ARG_IP4, ARG_IP6
+};
+
+enum {	/* the CIDR lengths a mechanism may end in */
+	CIDR_DUAL = 1,	/* "/n", "//m", "/n//m" */
+	CIDR4,		/* "/n" of 32 */
+	CIDR6		/* "/n" of 128 */
+};
+
 typedef struct {	/* one DNS answer, parsed into the arena */
 	int status;
 	int type;
@@ -150,32 +163,52 @@ typedef struct {	/* a fan-out that may stop at the first answer that matches */
 	const char *domain;	/* if set: and the name asked under this domain */
 } Enough;
 
-typedef struct {	/* one parsed term, pointing into its record */
-	int mech;
-	int qual;		/* '+' '-' '~' '?' */
-	const char *name;	/* modifier name */
-	size_t namelen;
-	const char *arg;	/* domain-spec, macro-string or address */
-	size_t arglen;
-	int cidr4, cidr6;
-	unsigned char ip[16];
+typedef struct {	/* one term of a record, parsed once (RFC 7208 4.6.1) */
+	const char *tok;	/* its text in the record */
+	unsigned short len;	/* records are shorter than a DNS message */
+	unsigned char mech;	/* enum Mech */
+	unsigned char qual;	/* '+' '-' '~' '?' */
+	unsigned char cidr4, cidr6;
+	union {
+		struct {	/* domain-spec or macro-string at tok + off; */
+			unsigned short off, len;	/* a modifier's name before it */
+		} arg;
+		unsigned char ip[16];	/* ip4, ip6 */
+	} u;
 } Term;
+
+typedef struct {	/* a record, parsed: what both the syntax check and the evaluation use */
+	Term *t;		/* the mechanisms, in order */
+	int n;
+	Term mod[2];		/* exp=, redirect= */
+	const Term *redirect;	/* into mod[], or NULL */
+	const Term *exp;
+	int hasall;
+} Record;
+
+typedef struct {	/* the client's validated PTR names, RFC 7208 5.5 */
+	int done;		/* n and name[] are set */
+	int n;			/* -1: the PTR lookup failed, -2: it was void */
+	char name[MAX_PTR_NAMES][DNS_NAME_MAX + 1];
+} Ptrs;
 
 typedef struct {	/* one check_host() evaluation, RFC 7208 4 */
 	Addr ip;		/* client, IPv4-mapped folded to IPv4 */
 	const char *local;	/* %{l} */
 	const char *sdomain;	/* %{o} */
 	const char *helo;	/* %{h} */
+	const char *receiver;	/* %{r} */
 	int lookups;		/* DNS-querying terms, 4.6.4 */
 	int voids;		/* void lookups, 4.6.4 */
 	int void_limit;
-	long long deadline;	/* ms, monotonic */
+	long long deadline;	/* ms, monotonic; 0: LOOKUP_FALLBACK_MS per query */
 	int nomail;		/* first TXT string is "v=spf1 -all" (No_Mail) */
-	int ptrdone;		/* nptr and ptr[] are set (spf_ptrnames) */
-	int nptr;
-	char ptr[MAX_PTR_NAMES][DNS_NAME_MAX + 1];
+	Ptrs ptr;
+	char localbuf[LINE_MAX_LEN];	/* the local-part of the sender */
+	char adomain[DNS_NAME_MAX + 1];	/* the domain as an A-label */
+	char ahelo[DNS_NAME_MAX + 1];	/* the HELO name as an A-label */
 	char exp[EXP_MAX];	/* explanation of a fail */
-	char why[512];		/* detail of a permerror/temperror */
+	char why[WHY_MAX];	/* detail of a permerror/temperror */
 } Check;
 
 enum Act {	/* what a request gets; A_NONE is pypolicyd-spf's None: dunno */
@@ -204,11 +237,34 @@ typedef struct {	/* one identity's evaluation, as the policy sees it */
 	int nomail;
 } Ident;
 
-typedef struct {
+typedef struct {	/* the decision for a request */
 	int act;
 	char text[REPLY_MAX];
 	int iserror;		/* 550 5.7.24 instead of 5.7.23 */
+	int mact;		/* what the instance memory gets, */
+	const char *mtext;	/* NULL: nothing */
 } Outcome;
+
+typedef struct {	/* one request on its way to a reply */
+	Request *rq;
+	const Conf *cf;		/* in force: the file's, or user */
+	Conf user;		/* the file's with the recipient's Per_User line */
+	const char *inst;	/* the instance to remember; "": none */
+	const char *ipstr;	/* Prospective, else client_address */
+	Addr ip, raw;		/* the client: IPv4-mapped folded (RFC 7208 5), and as sent */
+	const char *sender, *helo, *rcpt;
+	Ident id[NUM_IDENTS];
+	Outcome o;
+	char url[REPLY_MAX];	/* Explanation_URL, for Reason_Message */
+} Ctx;
+
+typedef struct {	/* the command line */
+	const char *ident;	/* for syslog: argv[0]'s last part */
+	const char *conffile, *ns, *listen;
+	int query, check, root;
+	int argc;		/* the operands */
+	char **argv;
+} Opts;
 
 enum SlotState {	/* a listener child, as the listener sees it */
 	S_FREE, S_IDLE, S_READ, S_BUSY	/* IDLE before READ: evicted first */
@@ -228,6 +284,8 @@ static void die(const char *, ...);
 static long long now_ms(void);
 static void harden(int);
 static void *aalloc(size_t);
+static void arena_reset(void);
+static long long deadline_in(int);
 static char *astrndup(const char *, size_t);
 static int num(const char *, long, long, long *);
 static int casecmpn(const char *, const char *, size_t);
@@ -248,6 +306,10 @@ static void dns_sysopts(int *, int *);
 static int dns_init(const Conf *);
 static void dns_server(const struct ares_addr_port_node *);
 static unsigned dns_rand(void);
+static int dns_name(const unsigned char *, int, int *, char *);
+static int dns_rr(const unsigned char *, int, int *, char *, int *, unsigned *, int *);
+static const char *dns_chain(const unsigned char *, int, int, int, char *);
+static int dns_rdata(Answer *, const unsigned char *, int, int, int);
 static int dns_encode(Query *);
 static void dns_first(Query *);
 static void dns_start(Query *);
@@ -257,19 +319,15 @@ static int dns_sameq(const Query *, const unsigned char *, int);
 static int dns_answer(Query *, const unsigned char *, int);
 static void dns_udp(Query *);
 static void dns_tcp(Query *, int);
-static int dns_name(const unsigned char *, int, int *, char *);
-static int dns_rr(const unsigned char *, int, int *, char *, int *, unsigned *, int *);
-static const char *dns_chain(const unsigned char *, int, int, int, char *);
-static int dns_rdata(Answer *, const unsigned char *, int, int, int);
 static void dns_send(Query *);
 static void dns_parse(Query *, const unsigned char *, int);
 static void dns_deliver(Query *, int, const unsigned char *, int);
 static void dns_callback(void *, int, int, unsigned char *, int);
 static int dns_enough(const Enough *, const Query *);
 static void dns_wait(Query *, int, long long, const Enough *);
-static int dns_lookup_many(Check *, char **, int, int, Answer *, const Enough *);
+static int dns_lookup_many(long long, char **, int, int, Answer *, const Enough *);
 static void dns_trace(const char *, const Answer *);
-static int dns_lookup(Check *, const char *, int, Answer *);
+static int dns_lookup(long long, const char *, int, Answer *);
 
 static size_t idn_run(const uint16_t *, const uint16_t *, uint32_t);
 static unsigned idn_prop(uint32_t);
@@ -307,84 +365,108 @@ static const char *spf_slashdigits(const char *, const char *);
 static int spf_ip4(const char *, const char *, unsigned char *);
 static int spf_domainspec(const char *, size_t);
 static const char *spf_term(const char *, size_t, Term *);
+static const char *spf_directive(Term *, const char *, const char *);
 static int spf_transform(const char *, int, int, const char *, int, char *, size_t, size_t *);
 static int spf_macro(Check *, const char *, size_t, const char *, int, char *, size_t);
 static int spf_letter(Check *, int, const char *, char *, size_t);
 static int spf_target(Check *, const char *, size_t, const char *, char *);
 static int spf_count(Check *);
 static int spf_void(Check *);
-static int spf_addr_match(Check *, const Answer *, int, int);
-static int spf_ptrnames(Check *, const char *);
+static int spf_temp(Check *, const char *, const char *);
+static int spf_addr_match(const Addr *, const Answer *, int, int);
+static int spf_validate(long long, const Addr *, const char *, Ptrs *);
 static int spf_subdomain(const char *, const char *);
 static int spf_validated(Check *, const char *, char *, size_t);
 static int spf_addrs(Check *, char **, int, int, int);
 static int spf_mech(Check *, const Term *, const char *, int);
+static int mech_all(Check *, const Term *, const char *, int);
+static int mech_include(Check *, const Term *, const char *, int);
+static int mech_a(Check *, const Term *, const char *, int);
+static int mech_mx(Check *, const Term *, const char *, int);
+static int mech_ptr(Check *, const Term *, const char *, int);
+static int mech_ip(Check *, const Term *, const char *, int);
+static int mech_exists(Check *, const Term *, const char *, int);
 static void spf_explain(Check *, const char *, size_t, const char *);
 static int spf_record(Check *, const char *, int, const char **, size_t *);
 static const char *spf_token(const char **, const char *, size_t *);
 static const char *spf_modifier(const Term *);
+static int spf_parse(Check *, const char *, size_t, Record *);
+static int spf_eval(Check *, const Record *, const char *, int);
+static int spf_redirect(Check *, const Term *, const char *, int, int);
 static int spf_check_host(Check *, const char *, int, int);
-static int spf_check(const Conf *, const Addr *, const char *, const char *, int, Check *);
+static void spf_begin(Check *, const Conf *, const Addr *, int);
+static int spf_check(Check *, const char *, const char *, int);
 
 static int conf_bool(const char *);
 static int conf_getline(FILE *, char *, size_t);
-static void conf_freestr(Conf *, size_t);
-static int conf_line(Conf *, char *, const char *, int);
+static void *conf_alloc(Conf *, size_t);
+static void conf_free(Conf *);
+static char *conf_strdup(Conf *, const char *);
+static const Key *conf_key(const char *);
+static int conf_policy(const char *);
+static int conf_htype(const char *);
+static void conf_nets(Conf *, NetList *, const char *, const char *);
+static const char *conf_domains(Conf *, const char *);
+static int conf_set(Conf *, const Key *, const char *, const char *);
+static int conf_line(Conf *, char *, const char *);
 static int conf_read(const char *, Conf *);
 static int conf_check(const Conf *);
-static void conf_receiver(const Conf *);
+static void conf_host(Conf *);
+static int conf_load(const char *, Conf *);
 
 static const char *net_parse(const char *, Addr *, int *);
 static const char *list_next(const char **, char *, size_t);
 static const char *net_commas(const char *, char *, size_t);
-static int net_check(const char *, const char *);
-static int net_match(int, const char *, const char *, const Addr *);
+static int net_check(const NetList *);
+static int net_match(const NetList *, const Addr *, int);
 
 static int pol_fmtspec(const char *, const char *, const char *, char *, size_t, size_t *);
 static int pol_format(const char *, const char *const *, const char *const *, size_t, char *, size_t);
 static int pol_format_check(const char *, const char *, const char *const *, size_t);
 static void pol_reason(int, const Check *, char *, size_t);
 static void pol_arvalue(const char *, char *, size_t);
-static int pol_htype(const Conf *);
-static const char *pol_authserv(const Conf *, char *, size_t);
-static void pol_header(const Conf *, const Ident *, int, const char *, const char *, const char *, const char *, char *, size_t);
-static void pol_trace(const Conf *, const Request *, const char *, char *, size_t);
+static void pol_header(const Ctx *, int, Ident *);
+static void pol_trace(Ctx *, const char *);
 static void pol_repr(const char *, char *, size_t);
 static int pol_cached(const char *);
-static void pol_remember(const char *, int, const char *);
+static void pol_memo(Ctx *, int, const char *);
+static void pol_remember(const Ctx *);
 static int pol_indomains(const char *, const char *);
 static int pol_action(const Conf *, int, const char *, int, int *);
-static void pol_message(const Conf *, int, const char *, int, const char *, const char *, const char *, char *, size_t);
-static long long wl_deadline(const Conf *);
-static int pol_helo_listed(const Conf *, const Request *, const Addr *);
-static int pol_ptr_listed(const Conf *, const Addr *);
-static int pol_domain_listed(const Conf *, const Addr *);
-static const char *pol_skipped(const Conf *, const Request *, const Addr *, const Addr *);
-static void pol_ident(const Conf *, int, const Addr *, const char *, const char *, const char *, const char *, Ident *);
-static void pol_detail(const Conf *, const Ident *, int, const char *, const char *, const char *, const char *);
+static void pol_message(Ctx *, int, char *, size_t);
+static int pol_helo_listed(const Ctx *);
+static int pol_ptr_listed(const Ctx *);
+static int pol_domain_listed(const Ctx *);
+static const char *pol_skipped(const Ctx *);
+static void pol_ident(Ctx *, int);
+static void pol_detail(const Ctx *, int);
 static int pol_nomail(const Conf *, const Ident *);
 static void outcome(Outcome *, int, const char *, int);
-static void pol_refuse(const Conf *, const Ident *, int, const char *, const char *, const char *, const char *, Outcome *);
-static void pol_decide(const Conf *, const Request *, int, Outcome *);
-static void pol_identities(const Conf *, const Request *, const Addr *, const char *, const char *, Outcome *);
+static void pol_refuse(Ctx *, int);
+static void pol_decide(Ctx *);
+static int pol_helo(Ctx *, const char **);
+static void pol_identities(Ctx *);
 static void reply(const char *, ...);
-static void pol_answer(const Conf *, const Request *, const Outcome *);
-static int pol_peruser(const Conf *, const char *, Conf *);
+static int pol_final(const Ctx *);
+static void pol_answer(const Ctx *);
+static int pol_peruser(Ctx *, const Conf *);
+static void pol_userkeys(Conf *, char *, const char *);
 
-static void in_state(int);
 static int in_idle(void);
+static void in_state(int);
 static int in_line(char *);
 static size_t in_utf8(char *, uint32_t);
 static void in_lower(char *);
 static int in_request(const Conf *, Request *);
 
-static void pol_request(const Conf *, Request *, const char *);
+static void pol_recipient(Request *, const Conf *);
+static void pol_request(Ctx *, const Conf *, const char *);
 static int mode_spawn(const Conf *, const char *);
 
 static void lst_signal(int);
 static int lst_inherit(const char *);
 static int lst_bind(const Conf *, const char *);
-static int lst_loopback(const char *);
+static int lst_loopback(const Conf *, const char *);
 static const char *lst_peer(const struct sockaddr_storage *, char *, size_t);
 static int lst_allowed(const Conf *, const struct sockaddr_storage *);
 static void lst_refused(const struct sockaddr_storage *);
@@ -394,37 +476,75 @@ static void lst_serve(const Conf *, int, int, const char *, Slot *);
 static void lst_reload(Conf *, const char *);
 static int lst_reap(int);
 static int lst_start(const Conf *, int, int, const char *);
-static void lst_stop(int);
+static int lst_setup(const Conf *, const char *);
 static int mode_listen(Conf *, const char *, const char *);
+static void lst_stop(int);
 static int mode_query(const Conf *, const char *, const char *, const char *);
 static void usage(void);
+static int badusage(const char *, const char *);
+static int options(int, char *[], Opts *);
+static int mode_check(const Conf *, const Opts *, int);
 
 /* variables */
+
+/* resolver */
 static struct {		/* the name servers, from c-ares: resolv.conf or Nameservers */
 	struct sockaddr_storage sa;
 	socklen_t len;
 } ns[MAX_NS];
 static int nns;
 static int ns_timeout_ms, ns_tries;
+static int ns_override;		/* -n given: config reloads keep it */
 static unsigned long long rng;	/* query IDs */
-static char arena[ARENA_SIZE];	/* untouched pages cost no memory */
-static size_t arena_used;
 static CacheEntry dcache[DNS_CACHE_SIZE];
 static int dcache_next;
+static unsigned char udpbuf[65536];	/* a datagram as it came */
+
+/* evaluation */
+static char arena[ARENA_SIZE];	/* per request; untouched pages cost no memory */
+static size_t arena_used;
+static char expand[MACRO_MAX + 1];	/* a macro-string expanded */
+static unsigned short macro_parts[MACRO_MAX + 2];	/* every byte may be a delimiter */
+
+/* policy */
+static Conf config;		/* the file's, compiled; its values live with it */
+static Request request;
+static Ctx ctx;			/* the request on its way to a reply */
+static char userline[CONF_LINE_MAX];	/* the Per_User line in force points into it */
+static char scratch[REPLY_MAX];	/* a template formatted for -t */
+static char replybuf[REPLY_MAX + 64];
+static struct {		/* per-instance answers, for later recipients */
+	char id[INSTANCE_MAX];
+	int act;
+	char text[REPLY_MAX];
+} icache[ICACHE_SIZE];
+static int icache_next;
+
+/* input and listener */
+static struct {		/* what comes from Postfix: spawn mode, or a listener's child */
+	char buf[IN_BUF];	/* read, not yet taken */
+	size_t pos, len;
+	char line[LINE_MAX_LEN + 1];
+	char lower[LINE_MAX_LEN + 1];	/* a value lower-cased in UTF-8 */
+	int idle_ms;		/* listener: close a silent connection */
+	int request_ms;		/* listener: a request's limit from its first byte */
+	long long start;	/* ms: the first byte of the request being read */
+	Slot *slot;		/* a listener child's own */
+} in;
+static Slot *slots;		/* listener: MAX_CONN_LIMIT, shared with the children */
+static volatile sig_atomic_t got_evict;	/* a listener child: go, for a new client */
+static volatile sig_atomic_t got_term, got_hup;
+static struct {		/* refused clients logged this minute, and how many more */
+	long long window;
+	int logged, more;
+} refused;
+
+/* logging */
 static int log_stderr;		/* -q, -t, -d, or a terminal on stderr */
 static int log_syslog;		/* spawn and listener modes */
 static int verbose;		/* -q -v: the evaluation as a tree on stderr */
 static int trace_depth;
 static int dns_sent;		/* -v: queries that went out */
-static int idle_ms;		/* listener: close a silent connection */
-static int request_ms;		/* listener: a request's limit from its first byte */
-static long long request_start;	/* ms: the first byte of the request being read */
-static Slot *slots;		/* listener: MAX_CONN_LIMIT, shared with the children */
-static Slot *myslot;		/* a listener child's own */
-static volatile sig_atomic_t got_evict;	/* a listener child: go, for a new client */
-static int ns_override;		/* -n given: config reloads keep it */
-static char receiver_host[256] = "unknown";	/* %{r} */
-
 
 static const char *const result_name[NUM_RESULTS] = {	/* RFC 7208 2.6 */
 	[R_NONE] = "none", [R_NEUTRAL] = "neutral", [R_PASS] = "pass",
@@ -437,10 +557,21 @@ static const char *const match_name[] = {	/* enum Match, for -v */
 	[ERR_PERM] = "permerror",
 };
 
-static const char *const mech_name[NUM_MECHS] = {
-	[M_ALL] = "all", [M_INCLUDE] = "include", [M_A] = "a", [M_MX] = "mx",
-	[M_PTR] = "ptr", [M_IP4] = "ip4", [M_IP6] = "ip6",
-	[M_EXISTS] = "exists",
+static const struct {	/* RFC 7208 5: the mechanisms */
+	const char *name;
+	int arg;		/* what may follow the name after ':' */
+	int cidr;		/* the CIDR lengths it may end in */
+	int dns;		/* a DNS term (4.6.4), asked about a target name */
+	int (*match)(Check *, const Term *, const char *, int);
+} mechs[M_MOD] = {
+	[M_ALL]     = { "all",     ARG_NONE,   0,         0, mech_all },
+	[M_INCLUDE] = { "include", ARG_NEED,   0,         1, mech_include },
+	[M_A]       = { "a",       ARG_DOMAIN, CIDR_DUAL, 1, mech_a },
+	[M_MX]      = { "mx",      ARG_DOMAIN, CIDR_DUAL, 1, mech_mx },
+	[M_PTR]     = { "ptr",     ARG_DOMAIN, 0,         1, mech_ptr },
+	[M_IP4]     = { "ip4",     ARG_IP4,    CIDR4,     0, mech_ip },
+	[M_IP6]     = { "ip6",     ARG_IP6,    CIDR6,     0, mech_ip },
+	[M_EXISTS]  = { "exists",  ARG_NEED,   0,         1, mech_exists },
 };
 
 static const char *const attr_name[NUM_ATTRS] = {
@@ -457,13 +588,6 @@ static const char *const result_cap[NUM_RESULTS] = {	/* as pypolicyd-spf writes 
 
 static const char *const reason_fields[] = { "rejectdefer", "spf", "url" };
 static const char *const url_fields[] = { "scope", "identity", "ip", "receiver" };
-
-static struct {		/* per-instance answers, for later recipients */
-	char id[INSTANCE_MAX];
-	int act;
-	char text[REPLY_MAX];
-} icache[ICACHE_SIZE];
-static int icache_next;
 
 /* util */
 
@@ -569,6 +693,20 @@ aalloc(size_t n)
 	p = arena + arena_used;
 	arena_used += n;
 	return p;
+}
+
+/* The arena empty again: once per request, before anything is taken. */
+static void
+arena_reset(void)
+{
+	arena_used = 0;
+}
+
+/* The end of lookups given secs from now; 0 (no end: LOOKUP_FALLBACK_MS per query) for 0. */
+static long long
+deadline_in(int secs)
+{
+	return secs > 0 ? now_ms() + secs * 1000LL : 0;
 }
 
 static char *
@@ -941,7 +1079,7 @@ dns_name(const unsigned char *p, int plen, int *off, char *out)
 			return -1;
 		l = p[o];
 		if ((l & 0xc0) == 0xc0) {	/* compression pointer */
-			if (o + 1 >= plen || ++jumps > 64)
+			if (o + 1 >= plen || ++jumps > DNS_JUMPS_MAX)
 				return -1;
 			if (jumps == 1)
 				*off = o + 2;
@@ -1226,11 +1364,10 @@ dns_answer(Query *q, const unsigned char *p, int plen)
 static void
 dns_udp(Query *q)
 {
-	static unsigned char buf[65536];
 	ssize_t n;
 
-	while ((n = recv(q->fd, buf, sizeof(buf), 0)) >= 0)
-		if (dns_answer(q, buf, n))
+	while ((n = recv(q->fd, udpbuf, sizeof(udpbuf), 0)) >= 0)
+		if (dns_answer(q, udpbuf, n))
 			return;
 	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 		dns_next(q, ARES_ECONNREFUSED);	/* ICMP unreachable */
@@ -1461,11 +1598,10 @@ dns_wait(Query *q, int n, long long deadline, const Enough *w)
  * answers that are D_TEMP.
  */
 static int
-dns_lookup_many(Check *c, char **names, int n, int type, Answer *ans, const Enough *w)
+dns_lookup_many(long long deadline, char **names, int n, int type, Answer *ans, const Enough *w)
 {
 	CacheEntry *e;
 	Query *q;
-	long long deadline;
 	int i, temp, enough = 0;
 
 	if (!(q = aalloc(n * sizeof(*q)))) {
@@ -1475,7 +1611,8 @@ dns_lookup_many(Check *c, char **names, int n, int type, Answer *ans, const Enou
 		}
 		return n;
 	}
-	deadline = c->deadline ? c->deadline : now_ms() + 20000;
+	if (!deadline)	/* Lookup_Time 0 */
+		deadline = now_ms() + LOOKUP_FALLBACK_MS;
 	for (i = 0; i < n; i++) {
 		memset(&ans[i], 0, sizeof(ans[i]));
 		ans[i].type = type;
@@ -1549,11 +1686,11 @@ dns_trace(const char *name, const Answer *a)
 
 /* One lookup; returns its DnsStatus. */
 static int
-dns_lookup(Check *c, const char *name, int type, Answer *ans)
+dns_lookup(long long deadline, const char *name, int type, Answer *ans)
 {
 	char *n = (char *)name;
 
-	dns_lookup_many(c, &n, 1, type, ans, NULL);
+	dns_lookup_many(deadline, &n, 1, type, ans, NULL);
 	return ans->status;
 }
 
@@ -2337,7 +2474,7 @@ spf_domainspec(const char *s, size_t len)
 
 /*
  * Parse one term of a record (RFC 7208 4.6.1, 12).  A directive and a
- * modifier look like this; t gets pointers into s:
+ * modifier look like this; t gets offsets into s:
  *
  *   -mx:%{d}.example/24//64          redirect=_spf.example
  *   ^^ ^           ^  ^              ^       ^
@@ -2349,80 +2486,85 @@ spf_domainspec(const char *s, size_t len)
 static const char *
 spf_term(const char *s, size_t len, Term *t)
 {
-	const char *e = s + len, *p, *sl;
-	char buf[INET6_ADDRSTRLEN];
-	int i, hasq = 0;
+	const char *e = s + len, *p = s;
+	int i;
 
 	memset(t, 0, sizeof(*t));
+	t->tok = s;
+	t->len = len;
 	t->qual = '+';
 	t->cidr4 = 32;
 	t->cidr6 = 128;
-	if (strchr("+-~?", *s)) {
-		t->qual = *s++;
-		hasq = 1;
-	}
-	for (p = s; p < e && (isalnum((unsigned char)*p) || strchr("-_.", *p)); p++)
+	if (strchr("+-~?", *p))
+		t->qual = *p++;
+	for (s = p; p < e && (isalnum((unsigned char)*p) || strchr("-_.", *p)); p++)
 		;
 	if (p == s || !isalpha((unsigned char)*s))
 		return "Unknown mechanism found";
 	if (p < e && *p == '=') {	/* modifier */
 		t->mech = M_MOD;
-		t->name = s;
-		t->namelen = p - s;
-		t->arg = p + 1;
-		t->arglen = e - p - 1;
-		if (hasq)
+		t->u.arg.off = p + 1 - t->tok;
+		t->u.arg.len = e - p - 1;
+		if (s != t->tok)
 			return "Invalid modifier";
-		if ((t->namelen == 8 && !casecmpn(s, "redirect", 8)) ||
-		    (t->namelen == 3 && !casecmpn(s, "exp", 3)))
-			return spf_domainspec(t->arg, t->arglen) ? "Invalid domain found" : NULL;
-		return spf_macro(NULL, t->arg, t->arglen, NULL, 1, NULL, 0) < 0 ?
+		if (spf_modifier(t))
+			return spf_domainspec(p + 1, e - p - 1) ? "Invalid domain found" : NULL;
+		return spf_macro(NULL, p + 1, e - p - 1, NULL, 1, NULL, 0) < 0 ?
 		       "Invalid macro in modifier" : NULL;
 	}
 	for (i = 0; i < M_MOD; i++)
-		if (strlen(mech_name[i]) == (size_t)(p - s) && !casecmpn(s, mech_name[i], p - s))
+		if (strlen(mechs[i].name) == (size_t)(p - s) && !casecmpn(s, mechs[i].name, p - s))
 			break;
 	if ((t->mech = i) == M_MOD)
 		return "Unknown mechanism found";
+	return spf_directive(t, p, e);
+}
 
-	/*
-	 * a, mx, ip4, ip6 may end in CIDR lengths: a '/' and digits.  A '/'
-	 * followed by anything else belongs to the domain-spec (7.1).
-	 */
-	if (i == M_A || i == M_MX || i == M_IP4 || i == M_IP6) {
-		if ((sl = spf_slashdigits(p, e)) && i != M_IP4 && sl - 1 > p && sl[-2] == '/') {
-			if (i == M_IP6 || (t->cidr6 = spf_cidr(sl, e, 128)) < 0)
-				return "Invalid CIDR length";
-			e = sl - 2;
-			sl = spf_slashdigits(p, e);
-		}
-		if (sl && (i == M_IP6 ? (t->cidr6 = spf_cidr(sl, e, 128)) :
-		                        (t->cidr4 = spf_cidr(sl, e, 32))) < 0)
+/*
+ * The rest of a directive after its name, at p: CIDR lengths, then the
+ * argument as mechs[] says.  a, mx, ip4, ip6 may end in CIDR lengths: a
+ * '/' and digits; a '/' followed by anything else belongs to the
+ * domain-spec (7.1).
+ */
+static const char *
+spf_directive(Term *t, const char *p, const char *e)
+{
+	char buf[INET6_ADDRSTRLEN];
+	const char *sl;
+	int cidr = mechs[t->mech].cidr, v;
+
+	if (cidr && (sl = spf_slashdigits(p, e)) && cidr != CIDR4 && sl - 1 > p && sl[-2] == '/') {
+		if (cidr == CIDR6 || (v = spf_cidr(sl, e, 128)) < 0)
 			return "Invalid CIDR length";
-		if (sl)
-			e = sl - 1;
+		t->cidr6 = v;
+		e = sl - 2;
+	}
+	if (cidr && (sl = spf_slashdigits(p, e))) {
+		if ((v = spf_cidr(sl, e, cidr == CIDR6 ? 128 : 32)) < 0)
+			return "Invalid CIDR length";
+		*(cidr == CIDR6 ? &t->cidr6 : &t->cidr4) = v;
+		e = sl - 1;
 	}
 	if (p < e && *p++ != ':')
 		return "Unknown mechanism found";
-	t->arg = p;
-	t->arglen = e - p;
-	switch (i) {
-	case M_ALL:
+	switch (mechs[t->mech].arg) {
+	case ARG_NONE:
 		return p == e ? NULL : "Invalid all mechanism";
-	case M_IP4:
-		return p < e && !spf_ip4(p, e, t->ip) ? NULL : "Invalid IP4 address";
-	case M_IP6:
+	case ARG_IP4:
+		return p < e && !spf_ip4(p, e, t->u.ip) ? NULL : "Invalid IP4 address";
+	case ARG_IP6:
 		if (p == e || e - p >= (long)sizeof(buf))
 			return "Invalid IP6 address";
 		memcpy(buf, p, e - p);
 		buf[e - p] = '\0';
-		return inet_pton(AF_INET6, buf, t->ip) == 1 ? NULL : "Invalid IP6 address";
-	case M_INCLUDE:
-	case M_EXISTS:
+		return inet_pton(AF_INET6, buf, t->u.ip) == 1 ? NULL : "Invalid IP6 address";
+	case ARG_NEED:
 		if (p[-1] != ':')
 			return "Missing domain";
 		/* fallthrough */
 	default:
+		t->u.arg.off = p - t->tok;
+		t->u.arg.len = e - p;
 		if (p[-1] == ':' && spf_domainspec(p, e - p))
 			return "Invalid domain found";
 		return NULL;
@@ -2439,7 +2581,7 @@ spf_transform(const char *v, int keep, int rev, const char *delim, int esc,
               char *out, size_t size, size_t *len)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	static unsigned short start[MACRO_MAX + 2];	/* every byte may be a delimiter */
+	unsigned short *start = macro_parts;
 	size_t vlen = strlen(v), i, from, to, k;
 	int nparts = 0, a, b, step, j;
 	char tmp[3];
@@ -2584,7 +2726,7 @@ spf_letter(Check *c, int letter, const char *domain, char *val, size_t size)
 	case 'p':
 		return spf_validated(c, domain, val, size);
 	case 'r':
-		n = snprintf(val, size, "%s", receiver_host);
+		n = snprintf(val, size, "%s", c->receiver);
 		break;
 	case 't':
 		n = snprintf(val, size, "%lld", (long long)time(NULL));
@@ -2603,21 +2745,20 @@ spf_letter(Check *c, int letter, const char *domain, char *val, size_t size)
 static int
 spf_target(Check *c, const char *arg, size_t arglen, const char *domain, char *out)
 {
-	static char buf[MACRO_MAX + 1];
-	char *p = buf;
+	char *p = expand;
 	int n;
 
 	if (!arglen) {
 		snprintf(out, DOMAIN_MAX + 2, "%s", domain);
 		return 0;
 	}
-	if ((n = spf_macro(c, arg, arglen, domain, 0, buf, sizeof(buf))) < 0) {
+	if ((n = spf_macro(c, arg, arglen, domain, 0, expand, sizeof(expand))) < 0) {
 		snprintf(c->why, sizeof(c->why), "Macro expansion failed: %.*s",
 		         (int)MIN(arglen, 100), arg);
 		return -1;
 	}
-	if (n && buf[n - 1] == '.')
-		buf[--n] = '\0';
+	if (n && expand[n - 1] == '.')
+		expand[--n] = '\0';
 	while (n > DOMAIN_MAX && (p = strchr(p, '.'))) {
 		p++;
 		n = strlen(p);
@@ -2649,21 +2790,29 @@ spf_void(Check *c)
 	return -1;
 }
 
-/* Whether one of the addresses in a matches the client within the CIDR. */
+/* A lookup of name failed: ERR_TEMP, with why. */
 static int
-spf_addr_match(Check *c, const Answer *a, int cidr4, int cidr6)
+spf_temp(Check *c, const char *err, const char *name)
+{
+	snprintf(c->why, sizeof(c->why), "DNS %s: %s", err, name);
+	return ERR_TEMP;
+}
+
+/* Whether one of the addresses in a matches ip within the CIDR. */
+static int
+spf_addr_match(const Addr *ip, const Answer *a, int cidr4, int cidr6)
 {
 	int i;
 
 	for (i = 0; a->status == D_OK && i < a->n; i++)
-		if (addr_inprefix(a->ip[i], c->ip.b, c->ip.v6 ? cidr6 : cidr4))
+		if (addr_inprefix(a->ip[i], ip->b, ip->v6 ? cidr6 : cidr4))
 			return 1;
 	return 0;
 }
 
 /*
- * RFC 7208 5.5: the client's validated domain names, into c->ptr[].
- * Looks up the PTR names (the first MAX_PTR_NAMES), then their addresses,
+ * RFC 7208 5.5: the validated domain names of ip, into p.  Looks up the
+ * PTR names (the first MAX_PTR_NAMES), then their addresses,
  * concurrently; once per check, as pyspf: "ptr" and %{p} may ask again
  * and again, and with a TTL of 0 each time would be up to eleven queries
  * that count against no limit.  With a domain ("ptr:domain"), the first
@@ -2672,34 +2821,32 @@ spf_addr_match(Check *c, const Answer *a, int cidr4, int cidr6)
  * lookup failed, -2 when it was void.
  */
 static int
-spf_ptrnames(Check *c, const char *domain)
+spf_validate(long long deadline, const Addr *ip, const char *domain, Ptrs *p)
 {
-	Enough w = { &c->ip, 32, 128, domain };
+	Enough w = { ip, 32, 128, domain };
 	Answer ptr, *addr;
 	char rev[80];
-	size_t mark = arena_used;
 	int i, n, temp;
 
-	if (c->ptrdone)
-		return c->nptr;
-	c->ptrdone = 1;
-	addr_text(&c->ip, 'r', rev, sizeof(rev));
-	if (dns_lookup(c, rev, T_PTR, &ptr) == D_TEMP) {
-		c->nptr = -1;
+	if (p->done)
+		return p->n;
+	p->done = 1;
+	addr_text(ip, 'r', rev, sizeof(rev));
+	if (dns_lookup(deadline, rev, T_PTR, &ptr) == D_TEMP) {
+		p->n = -1;
 	} else if (ptr.status != D_OK) {
-		c->nptr = -2;
+		p->n = -2;
 	} else if (!(addr = aalloc((n = MIN(ptr.n, MAX_PTR_NAMES)) * sizeof(*addr)))) {
-		c->nptr = -1;
+		p->n = -1;
 	} else {
-		temp = dns_lookup_many(c, ptr.s, n, c->ip.v6 ? T_AAAA : T_A, addr, domain ? &w : NULL);
-		for (c->nptr = i = 0; i < n; i++)	/* 5.5: lookup errors skip the name */
-			if (spf_addr_match(c, &addr[i], 32, 128))
-				snprintf(c->ptr[c->nptr++], sizeof(c->ptr[0]), "%s", ptr.s[i]);
-		c->ptrdone = !temp || !domain;
-		trace("PTR names %d (%d validated at most), %d validated", ptr.n, MAX_PTR_NAMES, c->nptr);
+		temp = dns_lookup_many(deadline, ptr.s, n, ip->v6 ? T_AAAA : T_A, addr, domain ? &w : NULL);
+		for (p->n = i = 0; i < n; i++)	/* 5.5: lookup errors skip the name */
+			if (spf_addr_match(ip, &addr[i], 32, 128))
+				snprintf(p->name[p->n++], sizeof(p->name[0]), "%s", ptr.s[i]);
+		p->done = !temp || !domain;
+		trace("PTR names %d (%d validated at most), %d validated", ptr.n, MAX_PTR_NAMES, p->n);
 	}
-	arena_used = mark;
-	return c->nptr;
+	return p->n;
 }
 
 /* Whether name is domain or one of its subdomains, ignoring case. */
@@ -2723,15 +2870,15 @@ spf_validated(Check *c, const char *domain, char *val, size_t size)
 	const char *best = NULL;
 	int i, n;
 
-	n = spf_ptrnames(c, NULL);
+	n = spf_validate(c->deadline, &c->ip, NULL, &c->ptr);
 	for (i = 0; !best && i < n; i++)
-		if (!strcasecmp(c->ptr[i], domain))
-			best = c->ptr[i];
+		if (!strcasecmp(c->ptr.name[i], domain))
+			best = c->ptr.name[i];
 	for (i = 0; !best && i < n; i++)
-		if (spf_subdomain(c->ptr[i], domain))
-			best = c->ptr[i];
+		if (spf_subdomain(c->ptr.name[i], domain))
+			best = c->ptr.name[i];
 	if (!best)
-		best = n > 0 ? c->ptr[0] : "unknown";
+		best = n > 0 ? c->ptr.name[0] : "unknown";
 	n = snprintf(val, size, "%s", best);
 	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
@@ -2749,15 +2896,13 @@ spf_addrs(Check *c, char **names, int n, int cidr4, int cidr6)
 
 	if (!(a = aalloc(n * sizeof(*a))))
 		return ERR_TEMP;
-	dns_lookup_many(c, names, n, c->ip.v6 ? T_AAAA : T_A, a, &w);
+	dns_lookup_many(c->deadline, names, n, c->ip.v6 ? T_AAAA : T_A, a, &w);
 	for (i = 0; i < n; i++)
-		if (spf_addr_match(c, &a[i], cidr4, cidr6))
+		if (spf_addr_match(&c->ip, &a[i], cidr4, cidr6))
 			return MATCH;
 	for (i = 0; i < n; i++) {
-		if (a[i].status == D_TEMP) {
-			snprintf(c->why, sizeof(c->why), "DNS %s: %s", a[i].err, names[i]);
-			return ERR_TEMP;
-		}
+		if (a[i].status == D_TEMP)
+			return spf_temp(c, a[i].err, names[i]);
 		voids += a[i].status != D_OK;
 	}
 	if (voids == n && spf_void(c))
@@ -2765,72 +2910,115 @@ spf_addrs(Check *c, char **names, int n, int cidr4, int cidr6)
 	return NOMATCH;
 }
 
-/* RFC 7208 5: whether one mechanism matches. */
+/* RFC 7208 5: whether one mechanism matches; mechs[] has its match(). */
 static int
 spf_mech(Check *c, const Term *t, const char *domain, int depth)
 {
-	char target[DOMAIN_MAX + 2], **names;
+	char target[DOMAIN_MAX + 2];
+
+	if (!mechs[t->mech].dns)
+		return mechs[t->mech].match(c, t, NULL, depth);
+	if (spf_count(c) || spf_target(c, t->tok + t->u.arg.off, t->u.arg.len, domain, target))
+		return ERR_PERM;
+	return mechs[t->mech].match(c, t, target, depth);
+}
+
+static int
+mech_all(Check *c, const Term *t, const char *target, int depth)
+{
+	(void)c, (void)t, (void)target, (void)depth;
+	return MATCH;
+}
+
+/* 5.2: the table of include results */
+static int
+mech_include(Check *c, const Term *t, const char *target, int depth)
+{
+	(void)t;
+	switch (spf_check_host(c, target, depth + 1, 0)) {
+	case R_PASS:
+		return MATCH;
+	case R_TEMPERROR:
+		return ERR_TEMP;
+	case R_NONE:
+		snprintf(c->why, sizeof(c->why), "No SPF record for included domain: %s", target);
+		/* fallthrough */
+	case R_PERMERROR:
+		return ERR_PERM;
+	default:
+		return NOMATCH;
+	}
+}
+
+static int
+mech_a(Check *c, const Term *t, const char *target, int depth)
+{
+	char *names[] = { (char *)target };
+
+	(void)depth;
+	return spf_addrs(c, names, 1, t->cidr4, t->cidr6);
+}
+
+/* 5.4 */
+static int
+mech_mx(Check *c, const Term *t, const char *target, int depth)
+{
 	Answer a;
 	int i, n;
 
-	switch (t->mech) {
-	case M_ALL:
-		return MATCH;
-	case M_IP4:
-		return !c->ip.v6 && addr_inprefix(c->ip.b, t->ip, t->cidr4) ? MATCH : NOMATCH;
-	case M_IP6:
-		return c->ip.v6 && addr_inprefix(c->ip.b, t->ip, t->cidr6) ? MATCH : NOMATCH;
-	}
-	if (spf_count(c) || spf_target(c, t->arg, t->arglen, domain, target))
+	(void)depth;
+	if ((n = dns_lookup(c->deadline, target, T_MX, &a)) == D_TEMP)
+		return spf_temp(c, a.err, target);
+	if (n != D_OK)
+		return spf_void(c) ? ERR_PERM : NOMATCH;
+	trace("MX names %d/%d", a.n, max_mx_names);
+	if (a.n > max_mx_names) {
+		snprintf(c->why, sizeof(c->why), "Too many MX lookups");
 		return ERR_PERM;
-	switch (t->mech) {
-	case M_INCLUDE:	/* 5.2: the table of include results */
-		switch (spf_check_host(c, target, depth + 1, 0)) {
-		case R_PASS:
-			return MATCH;
-		case R_TEMPERROR:
-			return ERR_TEMP;
-		case R_NONE:
-			snprintf(c->why, sizeof(c->why), "No SPF record for included domain: %s", target);
-			/* fallthrough */
-		case R_PERMERROR:
-			return ERR_PERM;
-		default:
-			return NOMATCH;
-		}
-	case M_A:
-		names = (char *[]){ target };
-		return spf_addrs(c, names, 1, t->cidr4, t->cidr6);
-	case M_MX:	/* 5.4 */
-		if ((n = dns_lookup(c, target, T_MX, &a)) == D_TEMP)
-			break;
-		if (n != D_OK)
-			return spf_void(c) ? ERR_PERM : NOMATCH;
-		trace("MX names %d/%d", a.n, max_mx_names);
-		if (a.n > max_mx_names) {
-			snprintf(c->why, sizeof(c->why), "Too many MX lookups");
-			return ERR_PERM;
-		}
-		for (n = i = 0; i < a.n; i++)	/* RFC 7505 null MX: no host */
-			if (*a.s[i])
-				a.s[n++] = a.s[i];
-		return n ? spf_addrs(c, a.s, n, t->cidr4, t->cidr6) : NOMATCH;
-	case M_PTR:	/* 5.5: a failed PTR lookup is no match */
-		if ((n = spf_ptrnames(c, target)) == -2)
-			return spf_void(c) ? ERR_PERM : NOMATCH;
-		for (i = 0; i < n; i++)
-			if (spf_subdomain(c->ptr[i], target))
-				return MATCH;
-		return NOMATCH;
-	case M_EXISTS:	/* 5.7: always an A query */
-		if ((n = dns_lookup(c, target, T_A, &a)) == D_TEMP)
-			break;
-		if (n != D_OK)
-			return spf_void(c) ? ERR_PERM : NOMATCH;
-		return MATCH;
 	}
-	snprintf(c->why, sizeof(c->why), "DNS %s: %s", a.err, target);
-	return ERR_TEMP;
+	for (n = i = 0; i < a.n; i++)	/* RFC 7505 null MX: no host */
+		if (*a.s[i])
+			a.s[n++] = a.s[i];
+	return n ? spf_addrs(c, a.s, n, t->cidr4, t->cidr6) : NOMATCH;
+}
+
+/* 5.5: a failed PTR lookup is no match */
+static int
+mech_ptr(Check *c, const Term *t, const char *target, int depth)
+{
+	int i, n;
+
+	(void)t, (void)depth;
+	if ((n = spf_validate(c->deadline, &c->ip, target, &c->ptr)) == -2)
+		return spf_void(c) ? ERR_PERM : NOMATCH;
+	for (i = 0; i < n; i++)
+		if (spf_subdomain(c->ptr.name[i], target))
+			return MATCH;
+	return NOMATCH;
+}
+
+static int
+mech_ip(Check *c, const Term *t, const char *target, int depth)
+{
+	(void)target, (void)depth;
+	if (c->ip.v6 != (t->mech == M_IP6))
+		return NOMATCH;
+	return addr_inprefix(c->ip.b, t->u.ip, c->ip.v6 ? t->cidr6 : t->cidr4) ? MATCH : NOMATCH;
+}
+
+/* 5.7: always an A query */
+static int
+mech_exists(Check *c, const Term *t, const char *target, int depth)
+{
+	Answer a;
+	int n;
+
+	(void)t, (void)depth;
+	if ((n = dns_lookup(c->deadline, target, T_A, &a)) == D_TEMP)
+		return spf_temp(c, a.err, target);
+	if (n != D_OK)
+		return spf_void(c) ? ERR_PERM : NOMATCH;
+	return MATCH;
 }
 
 /*
@@ -2840,7 +3028,6 @@ spf_mech(Check *c, const Term *t, const char *domain, int depth)
 static void
 spf_explain(Check *c, const char *arg, size_t arglen, const char *domain)
 {
-	static char buf[MACRO_MAX + 1];
 	char target[DOMAIN_MAX + 2], why[sizeof(c->why)];
 	Answer a;
 	size_t i;
@@ -2849,14 +3036,14 @@ spf_explain(Check *c, const char *arg, size_t arglen, const char *domain)
 	c->exp[0] = '\0';
 	memcpy(why, c->why, sizeof(why));	/* a failed exp= is no error */
 	if (spf_target(c, arg, arglen, domain, target) ||
-	    dns_lookup(c, target, T_TXT, &a) != D_OK || a.n != 1 ||
-	    (n = spf_macro(c, a.s[0], a.len[0], domain, 1, buf, sizeof(buf))) < 0) {
+	    dns_lookup(c->deadline, target, T_TXT, &a) != D_OK || a.n != 1 ||
+	    (n = spf_macro(c, a.s[0], a.len[0], domain, 1, expand, sizeof(expand))) < 0) {
 		memcpy(c->why, why, sizeof(why));
 		return;
 	}
 	/* never let DNS text put a line break or a control into a reply */
 	for (i = 0; i < (size_t)n && i < sizeof(c->exp) - 1; i++)
-		c->exp[i] = buf[i] < ' ' || buf[i] > '~' ? '?' : buf[i];
+		c->exp[i] = expand[i] < ' ' || expand[i] > '~' ? '?' : expand[i];
 	c->exp[i] = '\0';
 }
 
@@ -2871,9 +3058,9 @@ spf_record(Check *c, const char *domain, int depth, const char **rec, size_t *le
 	size_t j;
 	int i, found = 0;
 
-	switch (dns_lookup(c, domain, T_TXT, &a)) {
+	switch (dns_lookup(c->deadline, domain, T_TXT, &a)) {
 	case D_TEMP:
-		snprintf(c->why, sizeof(c->why), "DNS %s: %s", a.err, domain);
+		spf_temp(c, a.err, domain);
 		return R_TEMPERROR;
 	case D_NXDOMAIN:
 	case D_NODATA:	/* an include or redirect target: a void lookup */
@@ -2923,96 +3110,123 @@ spf_token(const char **p, const char *e, size_t *len)
 static const char *
 spf_modifier(const Term *t)
 {
-	if (t->namelen == 8 && !casecmpn(t->name, "redirect", 8))
+	size_t n = t->u.arg.off - 1;
+
+	if (n == 8 && !casecmpn(t->tok, "redirect", 8))
 		return "redirect";
-	if (t->namelen == 3 && !casecmpn(t->name, "exp", 3))
+	if (n == 3 && !casecmpn(t->tok, "exp", 3))
 		return "exp";
 	return NULL;
 }
 
-/* check_host(), RFC 7208 4: the result for one domain. */
+/*
+ * RFC 7208 4.6: parse the record's terms into r, once.  Any syntax error
+ * anywhere is a permerror, before any lookup.  Returns -1, or the result.
+ */
 static int
-spf_check_host(Check *c, const char *domain, int depth, int wantexp)
+spf_parse(Check *c, const char *s, size_t len, Record *r)
+{
+	const char *p, *e = s + len, *tok, *err, *mod;
+	const Term **slot;
+	size_t n;
+
+	trace("record \"%.*s\"", (int)len, s);
+	for (r->n = 0, p = s + 6; spf_token(&p, e, &n); r->n++)
+		;
+	if (!(r->t = aalloc(r->n * sizeof(*r->t)))) {
+		snprintf(c->why, sizeof(c->why), "out of memory for a record");
+		return R_TEMPERROR;
+	}
+	for (r->n = 0, p = s + 6; (tok = spf_token(&p, e, &n)); ) {
+		if ((err = spf_term(tok, n, &r->t[r->n]))) {
+			snprintf(c->why, sizeof(c->why), "%s: %.*s", err, (int)MIN(n, 100), tok);
+			return R_PERMERROR;
+		}
+		r->hasall |= r->t[r->n].mech == M_ALL;
+		if (r->t[r->n].mech != M_MOD) {
+			r->n++;
+			continue;
+		}
+		if (!(mod = spf_modifier(&r->t[r->n])))
+			continue;
+		if (*(slot = *mod == 'r' ? &r->redirect : &r->exp)) {
+			snprintf(c->why, sizeof(c->why), "Duplicate %s modifier", mod);
+			return R_PERMERROR;
+		}
+		*slot = &r->mod[*mod == 'r'];
+		r->mod[*mod == 'r'] = r->t[r->n];
+	}
+	return -1;
+}
+
+/* RFC 7208 4.6.2: the result of the first directive that matches, or -1. */
+static int
+spf_eval(Check *c, const Record *r, const char *domain, int depth)
 {
 	static const int qual[128] = {
 		['+'] = R_PASS, ['-'] = R_FAIL, ['~'] = R_SOFTFAIL, ['?'] = R_NEUTRAL
 	};
-	const char *rec, *p, *e, *tok, *redir = NULL, *exp = NULL;
-	char target[DOMAIN_MAX + 2];
-	size_t mark = arena_used, len, rlen = 0, elen = 0;
-	const char *err, *mod;
-	Term t;
-	int r, m, hasall = 0;
+	const Term *t;
+	int m;
 
-	trace("check_host %s", domain);
-	trace_depth++;
-	if ((r = spf_record(c, domain, depth, &rec, &len)) >= 0)
-		goto done;
-	trace("record \"%.*s\"", (int)len, rec);
-	/* 4.6: any syntax error anywhere is a permerror, before any lookup */
-	for (e = rec + len, p = rec + 6; (tok = spf_token(&p, e, &len)); ) {
-		if ((err = spf_term(tok, len, &t))) {
-			snprintf(c->why, sizeof(c->why), "%s: %.*s", err, (int)MIN(len, 100), tok);
-			r = R_PERMERROR;
-			goto done;
-		}
-		hasall |= t.mech == M_ALL;
-		if (t.mech != M_MOD || !(mod = spf_modifier(&t)))
-			continue;
-		if (*mod == 'r' ? redir != NULL : exp != NULL) {
-			snprintf(c->why, sizeof(c->why), "Duplicate %s modifier", mod);
-			r = R_PERMERROR;
-			goto done;
-		}
-		if (*mod == 'r') {
-			redir = t.arg;
-			rlen = t.arglen;
-		} else {
-			exp = t.arg;
-			elen = t.arglen;
-		}
-	}
-	for (p = rec + 6; (tok = spf_token(&p, e, &len)); ) {
-		spf_term(tok, len, &t);
-		if (t.mech == M_MOD)
-			continue;
-		trace("%.*s", (int)len, tok);
+	for (t = r->t; t < r->t + r->n; t++) {
+		trace("%.*s", (int)t->len, t->tok);
 		trace_depth++;
-		m = spf_mech(c, &t, domain, depth);
+		m = spf_mech(c, t, domain, depth);
 		trace("%s  [DNS terms %d/%d, void lookups %d/%d]", match_name[m],
 		      c->lookups, max_dns_terms, c->voids, c->void_limit);
 		trace_depth--;
-		switch (m) {
-		case ERR_TEMP:
-			r = R_TEMPERROR;
-			goto done;
-		case ERR_PERM:
-			r = R_PERMERROR;
-			goto done;
-		case MATCH:
-			r = qual[t.qual];
-			goto done;
+		if (m != NOMATCH)
+			return m == MATCH ? qual[t->qual] : m == ERR_TEMP ? R_TEMPERROR : R_PERMERROR;
+	}
+	return -1;
+}
+
+/* RFC 7208 6.1: no directive matched and there is no "all": the target's result. */
+static int
+spf_redirect(Check *c, const Term *t, const char *domain, int depth, int wantexp)
+{
+	char target[DOMAIN_MAX + 2];
+	int r;
+
+	trace("redirect=%.*s", (int)t->u.arg.len, t->tok + t->u.arg.off);
+	if (spf_count(c) || spf_target(c, t->tok + t->u.arg.off, t->u.arg.len, domain, target))
+		return R_PERMERROR;
+	trace_depth++;
+	r = spf_check_host(c, target, depth + 1, wantexp);
+	trace_depth--;
+	if (r == R_NONE) {
+		snprintf(c->why, sizeof(c->why), "redirect domain has no SPF record: %s", target);
+		r = R_PERMERROR;
+	}
+	return r;
+}
+
+/*
+ * check_host(), RFC 7208 4: the result for one domain.  What its record
+ * needs of the arena goes when it is done.
+ */
+static int
+spf_check_host(Check *c, const char *domain, int depth, int wantexp)
+{
+	size_t mark = arena_used, len;
+	const char *s;
+	Record rec = { 0 };
+	int r;
+
+	trace("check_host %s", domain);
+	trace_depth++;
+	if ((r = spf_record(c, domain, depth, &s, &len)) < 0 &&
+	    (r = spf_parse(c, s, len, &rec)) < 0 && (r = spf_eval(c, &rec, domain, depth)) < 0) {
+		r = R_NEUTRAL;
+		if (rec.redirect && !rec.hasall) {
+			r = spf_redirect(c, rec.redirect, domain, depth, wantexp);
+			wantexp = 0;	/* the explanation, if any, is the target's */
 		}
 	}
-	r = R_NEUTRAL;
-	if (redir && !hasall) {	/* 6.1 */
-		trace("redirect=%.*s", (int)rlen, redir);
-		if (spf_count(c) || spf_target(c, redir, rlen, domain, target)) {
-			r = R_PERMERROR;
-			goto done;
-		}
-		trace_depth++;
-		r = spf_check_host(c, target, depth + 1, wantexp);
-		trace_depth--;
-		if (r == R_NONE) {
-			snprintf(c->why, sizeof(c->why), "redirect domain has no SPF record: %s", target);
-			r = R_PERMERROR;
-		}
-		wantexp = 0;	/* the explanation, if any, is the target's */
-	}
-done:	/* pyspf explains a softfail too; pypolicyd-spf shows it */
-	if ((r == R_FAIL || r == R_SOFTFAIL) && wantexp && exp)
-		spf_explain(c, exp, elen, domain);
+	/* pyspf explains a softfail too; pypolicyd-spf shows it */
+	if ((r == R_FAIL || r == R_SOFTFAIL) && wantexp && rec.exp)
+		spf_explain(c, rec.exp->tok + rec.exp->u.arg.off, rec.exp->u.arg.len, domain);
 	arena_used = mark;
 	trace_depth--;
 	trace("= %s%s%s", result_name[r], *c->why && r >= R_TEMPERROR ? ": " : "",
@@ -3021,124 +3235,60 @@ done:	/* pyspf explains a softfail too; pypolicyd-spf shows it */
 }
 
 /*
+ * A check of the client ip under cf's limits, its lookups ending secs
+ * from now (Lookup_Time or Whitelist_Lookup_Time; 0: per query).
+ */
+static void
+spf_begin(Check *c, const Conf *cf, const Addr *ip, int secs)
+{
+	memset(c, 0, offsetof(Check, ptr));	/* not the buffers */
+	c->ptr.done = 0;
+	c->exp[0] = c->why[0] = '\0';
+	c->ip = *ip;
+	c->void_limit = cf->void_limit;
+	c->receiver = cf->receiver;
+	c->deadline = deadline_in(secs);
+}
+
+/*
  * Evaluate one identity (RFC 7208 2.3, 2.4, 4.3): MAIL FROM, or
- * postmaster@helo for I_HELO and for the null sender.  Resets the arena.
+ * postmaster@helo for I_HELO and for the null sender.
  */
 static int
-spf_check(const Conf *cf, const Addr *ip, const char *sender, const char *helo,
-          int ident, Check *c)
+spf_check(Check *c, const char *sender, const char *helo, int ident)
 {
-	static char local[LINE_MAX_LEN], adomain[DNS_NAME_MAX + 1], ahelo[DNS_NAME_MAX + 1];
-	const char *at, *domain;
+	const char *at, *domain = helo;
 	size_t n, dl;
-	int r;
 
-	memset(c, 0, sizeof(*c));
-	arena_used = 0;
-	c->ip = *ip;
 	c->helo = helo;
-	c->void_limit = cf->void_limit;
-	c->deadline = cf->lookup_time > 0 ? now_ms() + cf->lookup_time * 1000LL : 0;
 	c->local = "postmaster";	/* 4.3: no local-part */
-	domain = helo;
 	if (ident == I_MAILFROM && *sender) {
 		domain = sender;
 		if ((at = strrchr(sender, '@'))) {
 			domain = at + 1;
-			if ((n = at - sender) && n < sizeof(local)) {
-				memcpy(local, sender, n);
-				local[n] = '\0';
-				c->local = local;
+			if ((n = at - sender) && n < sizeof(c->localbuf)) {
+				memcpy(c->localbuf, sender, n);
+				c->localbuf[n] = '\0';
+				c->local = c->localbuf;
 			}
 		}
 	}
 	/* RFC 8616 4: U-labels are looked up as A-labels; a name that is not
 	   IDNA2008 is malformed (4.3) */
-	if (idn_ascii(domain, adomain, sizeof(adomain)))
+	if (idn_ascii(domain, c->adomain, sizeof(c->adomain)))
 		return R_NONE;
-	c->sdomain = domain = adomain;
-	if (!idn_ascii(helo, ahelo, sizeof(ahelo)))
-		c->helo = ahelo;	/* %{h} */
+	c->sdomain = domain = c->adomain;
+	if (!idn_ascii(helo, c->ahelo, sizeof(c->ahelo)))
+		c->helo = c->ahelo;	/* %{h} */
 	/* 4.3: malformed, single-label or literal: none, without a lookup */
 	dl = strlen(domain);
 	if (!spf_domain_ok(domain) || !strchr(domain, '.') || domain[dl - 1] == '.' ||
 	    *domain == '[')
 		return R_NONE;
-	r = spf_check_host(c, domain, 0, 1);
-	if (r == R_FAIL && !*c->exp)
-		snprintf(c->exp, sizeof(c->exp), "%s", cf->default_exp);
-	return r;
+	return spf_check_host(c, domain, 0, 1);
 }
 
 /* config */
-
-enum { K_STR, K_INT, K_BOOL, K_SEED, K_IGNORED };
-
-#define KEY(name, type, field)	{ name, type, offsetof(Conf, field) }
-static const struct {
-	const char *name;	/* case-sensitive, as pypolicyd-spf reads it */
-	int type;
-	size_t off;
-} conf_keys[] = {
-	KEY("debugLevel", K_INT, debug),
-	KEY("HELO_reject", K_STR, helo_reject),
-	KEY("Mail_From_reject", K_STR, mfrom_reject),
-	KEY("PermError_reject", K_STR, permerror_reject),
-	KEY("TempError_Defer", K_STR, temperror_defer),
-	KEY("skip_addresses", K_STR, skip_addresses),
-	KEY("Whitelist", K_STR, whitelist),
-	KEY("Domain_Whitelist", K_STR, domain_whitelist),
-	KEY("HELO_Whitelist", K_STR, helo_whitelist),
-	KEY("Domain_Whitelist_PTR", K_STR, domain_whitelist_ptr),
-	KEY("Reject_Not_Pass_Domains", K_STR, reject_not_pass),
-	KEY("No_Mail", K_STR, no_mail),
-	KEY("HELO_pass_restriction", K_STR, helo_pass_restriction),
-	KEY("Mail_From_pass_restriction", K_STR, mfrom_pass_restriction),
-	KEY("Prospective", K_STR, prospective),
-	KEY("TestOnly", K_INT, test_only),
-	KEY("SPF_Enhanced_Status_Codes", K_STR, enhanced_codes),
-	KEY("Header_Type", K_STR, header_type),
-	KEY("Hide_Receiver", K_STR, hide_receiver),
-	KEY("Authserv_Id", K_STR, authserv_id),
-	KEY("Lookup_Time", K_INT, lookup_time),
-	KEY("Whitelist_Lookup_Time", K_INT, whitelist_lookup_time),
-	KEY("Void_Limit", K_INT, void_limit),
-	KEY("Reason_Message", K_STR, reason_message),
-	KEY("Mock", K_BOOL, mock),
-	KEY("Per_User", K_STR, per_user),
-	KEY("Nameservers", K_STR, nameservers),
-	KEY("Default_Explanation", K_STR, default_exp),
-	KEY("Explanation_URL", K_STR, why_url),
-	KEY("Receiver_Domain", K_STR, receiver_domain),
-	KEY("DNS_Timeout_ms", K_INT, dns_timeout_ms),
-	KEY("DNS_Tries", K_INT, dns_tries),
-	KEY("Error_Action", K_STR, error_action),
-	KEY("Listen_User", K_STR, listen_user),
-	KEY("Listen_Group", K_STR, listen_group),
-	KEY("Listen_Mode", K_STR, listen_mode),
-	KEY("Listen_Owner", K_STR, listen_owner),
-	KEY("Max_Connections", K_INT, max_connections),
-	KEY("Idle_Timeout", K_INT, idle_timeout),
-	KEY("Request_Timeout", K_INT, request_timeout),
-	KEY("Listen_Allow", K_STR, listen_allow),
-	KEY("defaultSeedOnly", K_SEED, seed_only),
-	/* accepted: for the milter front end only */
-	{ "Socket", K_IGNORED, 0 },
-	{ "PidFile", K_IGNORED, 0 }, { "UserID", K_IGNORED, 0 },
-	{ "UMask", K_IGNORED, 0 }, { "InternalHosts", K_IGNORED, 0 },
-	{ "IntHosts", K_IGNORED, 0 }, { "MacroList", K_IGNORED, 0 },
-};
-
-static const struct {	/* the range of each integer key */
-	const char *name;
-	long min, max;
-} conf_ranges[] = {
-	{ "debugLevel", -1, 5 }, { "TestOnly", INT_MIN, INT_MAX },
-	{ "Lookup_Time", 0, 3600 }, { "Whitelist_Lookup_Time", 0, 3600 },
-	{ "Void_Limit", 0, 1000 }, { "DNS_Timeout_ms", 0, 60000 },
-	{ "DNS_Tries", 0, 10 }, { "Max_Connections", 1, MAX_CONN_LIMIT },
-	{ "Idle_Timeout", 0, 86400 }, { "Request_Timeout", 1, 3600 },
-};
 
 /* A boolean as a person writes it: False, No, Off, 0 and empty are off. */
 static int
@@ -3174,27 +3324,195 @@ conf_getline(FILE *fp, char *buf, size_t size)
 	return ch == EOF && !n && !bad ? -1 : bad;
 }
 
-/* Free key i's string when conf_read copied it (it is not the default). */
-static void
-conf_freestr(Conf *cf, size_t i)
+/*
+ * n bytes for cf's compiled values: from the request's arena for a
+ * Per_User overlay, else a block freed with the others by conf_free().
+ */
+static void *
+conf_alloc(Conf *cf, size_t n)
 {
-	char **p = (char **)((char *)cf + conf_keys[i].off);
+	void **b;
 
-	if (conf_keys[i].type == K_STR &&
-	    *p != *(char *const *)((const char *)&conf_default + conf_keys[i].off))
-		free(*p);
+	if (cf->overlay)
+		return aalloc(n);
+	if (!(b = malloc(sizeof(*b) + n)))
+		die("out of memory");
+	*b = cf->blocks;
+	cf->blocks = b;
+	return b + 1;
+}
+
+static void
+conf_free(Conf *cf)
+{
+	void **b, *next;
+
+	for (b = cf->blocks; b; b = next) {
+		next = *b;
+		free(b);
+	}
+	cf->blocks = NULL;
+}
+
+static char *
+conf_strdup(Conf *cf, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p;
+
+	return (p = conf_alloc(cf, n)) ? memcpy(p, s, n) : NULL;
+}
+
+/* The key called name, or NULL. */
+static const Key *
+conf_key(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < LEN(keys); i++)
+		if (!strcmp(keys[i].name, name))
+			return &keys[i];
+	return NULL;
+}
+
+/* HELO_reject, Mail_From_reject: pypolicyd-spf compares them exactly. */
+static int
+conf_policy(const char *v)
+{
+	static const char *const name[] = {
+		[P_SPF_NOT_PASS] = "SPF_Not_Pass", [P_SOFTFAIL] = "Softfail", [P_FAIL] = "Fail",
+		[P_NULL] = "Null", [P_FALSE] = "False", [P_NO_CHECK] = "No_Check",
+	};
+	int i;
+
+	for (i = 0; i < P_OTHER && strcmp(v, name[i]); i++)
+		;
+	return i;
+}
+
+/* Header_Type: pypolicyd-spf reads it by substring. */
+static int
+conf_htype(const char *v)
+{
+	if (strstr(v, "AR"))
+		return strstr(v, "SPF") ? H_BOTH : H_AR;
+	return strcmp(v, "None") ? H_SPF : H_NONE;
 }
 
 /*
- * One "name = value" line; returns the number of problems (logged).
- * Strings are copied when dup is set, else they point into line.
+ * Compile a network list into l: the entries up to the first that is no
+ * network, and that one (which -t and each request log).
+ */
+static void
+conf_nets(Conf *cf, NetList *l, const char *key, const char *text)
+{
+	char buf[256];
+	const char *p = *text ? text : NULL, *e, *s;
+	int max = 1;
+
+	for (s = text; (s = strchr(s, ',')); s++)
+		max++;
+	memset(l, 0, sizeof(*l));
+	l->key = key;
+	l->text = text;
+	if (!(l->net = conf_alloc(cf, max * sizeof(*l->net))))
+		return;
+	while ((e = list_next(&p, buf, sizeof(buf)))) {
+		if ((l->err = net_parse(e, &l->net[l->n].a, &l->net[l->n].bits))) {
+			l->bad = conf_strdup(cf, e);
+			return;
+		}
+		l->n++;
+	}
+}
+
+/*
+ * A domain list as its entries, each ended by a NUL, then an empty one:
+ * blanks stripped, empty entries left out, each cut to what a name can be.
+ */
+static const char *
+conf_domains(Conf *cf, const char *text)
+{
+	char buf[DOMAIN_MAX + 2], *out, *o;
+	const char *p = *text ? text : NULL, *e;
+
+	if (!(o = out = conf_alloc(cf, strlen(text) + 2)))
+		return "";
+	while ((e = list_next(&p, buf, sizeof(buf))))
+		if (*e)
+			o = stpcpy(o, e) + 1;
+	*o = '\0';
+	return out;
+}
+
+/* Compile one key's value into cf; returns the number of problems (logged). */
+static int
+conf_set(Conf *cf, const Key *k, const char *v, const char *path)
+{
+	char buf[CONF_LINE_MAX];
+	void *f = (char *)cf + k->off;
+	long n;
+
+	if (k->type >= K_STR && k->type <= K_PERUSER && !cf->overlay && v != k->def)
+		v = conf_strdup(cf, v);	/* the line goes */
+	switch (k->type) {
+	case K_INT:
+		if (num(v, k->min, k->max, &n)) {
+			logmsg(LOG_ERR, "ERROR: %s = \"%s\" in file \"%s\": not an integer in %ld..%ld, "
+			       "keeping %d", k->name, v, path, k->min, k->max, *(int *)f);
+			return 1;
+		}
+		*(int *)f = n;
+		break;
+	case K_BOOL:
+		*(int *)f = conf_bool(v);
+		break;
+	case K_TRUE:
+		*(int *)f = !strcmp(v, "True");
+		break;
+	case K_NOTNO:
+		*(int *)f = strcmp(v, "No") != 0;
+		break;
+	case K_POLICY:
+		*(int *)f = conf_policy(v);
+		break;
+	case K_HTYPE:
+		*(int *)f = conf_htype(v);
+		break;
+	case K_STR:
+		*(const char **)f = v;
+		break;
+	case K_NETS:
+		conf_nets(cf, f, k->name, v);
+		break;
+	case K_ALLOW:	/* ours: blanks separate too; unset: loopback */
+		cf->listen_allow_set = *v != '\0';
+		conf_nets(cf, f, k->name, conf_strdup(cf, net_commas(*v ? v : listen_loopback,
+		                                                     buf, sizeof(buf))));
+		break;
+	case K_DOMAINS:
+		*(const char **)f = conf_domains(cf, v);
+		break;
+	case K_PERUSER:
+		cf->per_user = v;
+		cf->per_user_path = strncmp(v, "text,", 5) || strchr(v + 5, ',') ? NULL : v + 5;
+		break;
+	case K_SEED:	/* deprecated: no effect but a warning per request */
+		*(int *)f = 1;
+		break;
+	}
+	return 0;
+}
+
+/*
+ * One "name = value" line of a config file; returns the number of
+ * problems (logged).
  */
 static int
-conf_line(Conf *cf, char *line, const char *path, int dup)
+conf_line(Conf *cf, char *line, const char *path)
 {
-	char *name, *val, *eq;
-	size_t i, j;
-	long v;
+	const Key *k;
+	char *name, *eq;
 
 	if ((eq = strchr(line, '#')))
 		*eq = '\0';
@@ -3202,45 +3520,16 @@ conf_line(Conf *cf, char *line, const char *path, int dup)
 		return 0;
 	*eq = '\0';
 	name = strip(line);
-	val = strip(eq + 1);	/* a value may hold '=' (a deviation) */
-	for (i = 0; i < LEN(conf_keys) && strcmp(conf_keys[i].name, name); i++)
-		;
-	if (i == LEN(conf_keys)) {
+	if (!(k = conf_key(name))) {
 		logmsg(LOG_INFO, "ERROR: Unknown name \"%s\" in file \"%s\"", name, path);
 		return 1;
 	}
-	switch (conf_keys[i].type) {
-	case K_STR:
-		if (dup && !(val = strdup(val)))
-			die("out of memory");
-		if (dup)	/* a key given twice: the last wins */
-			conf_freestr(cf, i);
-		*(char **)((char *)cf + conf_keys[i].off) = val;
-		return 0;
-	case K_BOOL:
-		*(int *)((char *)cf + conf_keys[i].off) = conf_bool(val);
-		return 0;
-	case K_SEED:	/* deprecated: no effect but a warning per request */
-		cf->seed_only = 1;
-		return 0;
-	case K_INT:
-		for (j = 0; j < LEN(conf_ranges) && strcmp(conf_ranges[j].name, name); j++)
-			;
-		if (num(val, conf_ranges[j].min, conf_ranges[j].max, &v)) {
-			logmsg(LOG_ERR, "ERROR: %s = \"%s\" in file \"%s\": not an integer in %ld..%ld, "
-			       "keeping %d", name, val, path, conf_ranges[j].min, conf_ranges[j].max,
-			       *(int *)((char *)cf + conf_keys[i].off));
-			return 1;
-		}
-		*(int *)((char *)cf + conf_keys[i].off) = v;
-		return 0;
-	}
-	return 0;
+	return conf_set(cf, k, strip(eq + 1), path);	/* a value may hold '=' (a deviation) */
 }
 
 /*
- * Read a pypolicyd-spf config file over the defaults.  A missing file
- * leaves the defaults, as pypolicyd-spf does.  Returns the number of
+ * Read a pypolicyd-spf config file over the defaults in cf.  A missing
+ * file leaves the defaults, as pypolicyd-spf does.  Returns the number of
  * problems, each logged.
  */
 static int
@@ -3251,7 +3540,6 @@ conf_read(const char *path, Conf *cf)
 	FILE *fp;
 	int bad = 0, r;
 
-	*cf = conf_default;
 	if (stat(path, &st)) {
 		logmsg(LOG_ERR, "ERROR stating \"%s\": %s", path, strerror(errno));
 		return 1;
@@ -3271,13 +3559,12 @@ conf_read(const char *path, Conf *cf)
 			bad++;
 			continue;
 		}
-		bad += conf_line(cf, line, path, 1);
+		bad += conf_line(cf, line, path);
 	}
 	fclose(fp);
 	if (!strcmp(cf->authserv_id, "HOSTNAME") && !gethostname(host, sizeof(host))) {
 		host[sizeof(host) - 1] = '\0';
-		snprintf(line, sizeof(line), "Authserv_Id = %s", host);
-		conf_line(cf, line, path, 1);
+		cf->authserv_id = conf_strdup(cf, host);
 	}
 	return bad;
 }
@@ -3289,40 +3576,72 @@ conf_read(const char *path, Conf *cf)
 static int
 conf_check(const Conf *cf)
 {
-	char buf[CONF_LINE_MAX];
 	int bad = 0;
 
-	if (strstr(cf->header_type, "SPF") && strstr(cf->header_type, "AR")) {
+	if (cf->htype == H_BOTH) {
 		logmsg(LOG_ERR, "Header_Type includes both SPF and AR - invalid configuration; "
 		       "using Authentication-Results");
 		bad++;
 	}
-	if (strstr(cf->header_type, "AR") && !*cf->authserv_id) {
+	if ((cf->htype == H_AR || cf->htype == H_BOTH) && !*cf->authserv_id) {
 		logmsg(LOG_ERR, "Authserv_Id not set for authentication results header - "
 		       "invalid configuration; using the host name");
 		bad++;
 	}
 	bad += pol_format_check("Reason_Message", cf->reason_message, reason_fields, LEN(reason_fields));
 	bad += pol_format_check("Explanation_URL", cf->why_url, url_fields, LEN(url_fields));
-	bad += net_check("skip_addresses", cf->skip_addresses);
-	bad += net_check("Whitelist", cf->whitelist);
-	bad += net_check("Listen_Allow", net_commas(cf->listen_allow, buf, sizeof(buf)));
-	if (*cf->per_user && (strncmp(cf->per_user, "text,", 5) || strchr(cf->per_user + 5, ','))) {
+	bad += net_check(&cf->skip);
+	bad += net_check(&cf->whitelist);
+	bad += net_check(&cf->listen_allow);
+	if (*cf->per_user && !cf->per_user_path) {
 		logmsg(LOG_ERR, "Per_User = \"%s\": not text,<path>; ignored", cf->per_user);
 		bad++;
 	}
 	return bad;
 }
 
-/* %{r}: Receiver_Domain, or the host name (RFC 7208 7.3). */
+/* The values that come from the host: the authserv-id (lower case) and %{r}. */
 static void
-conf_receiver(const Conf *cf)
+conf_host(Conf *cf)
 {
-	if (*cf->receiver_domain)
-		snprintf(receiver_host, sizeof(receiver_host), "%s", cf->receiver_domain);
-	else if (gethostname(receiver_host, sizeof(receiver_host)))
-		snprintf(receiver_host, sizeof(receiver_host), "unknown");
-	receiver_host[sizeof(receiver_host) - 1] = '\0';
+	char host[256], *p;
+
+	if (*cf->authserv_id)
+		snprintf(host, sizeof(host), "%s", cf->authserv_id);
+	else if (gethostname(host, sizeof(host)))
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	for (p = host; *p; p++)
+		*p = tolower((unsigned char)*p);
+	cf->authserv_id = conf_strdup(cf, host);
+	/* %{r}: Receiver_Domain, or the host name (RFC 7208 7.3) */
+	if (*cf->receiver)
+		snprintf(host, sizeof(host), "%s", cf->receiver);
+	else if (gethostname(host, sizeof(host)))
+		snprintf(host, sizeof(host), "unknown");
+	host[sizeof(host) - 1] = '\0';
+	cf->receiver = conf_strdup(cf, host);
+}
+
+/*
+ * The configuration of path (NULL: the defaults alone) into cf, compiled:
+ * the defaults, the file over them, then what depends on several keys or
+ * on the host.  Returns the number of problems, each logged.
+ */
+static int
+conf_load(const char *path, Conf *cf)
+{
+	size_t i;
+	int bad;
+
+	memset(cf, 0, sizeof(*cf));
+	for (i = 0; i < LEN(keys); i++)
+		if (keys[i].def)
+			conf_set(cf, &keys[i], keys[i].def, "");
+	bad = path ? conf_read(path, cf) : 0;
+	bad += conf_check(cf);
+	conf_host(cf);
+	return bad;
 }
 
 /* networks */
@@ -3406,46 +3725,40 @@ net_commas(const char *list, char *buf, size_t size)
 	return buf;
 }
 
-/* Every entry of a network list parses; returns the number that do not. */
+/* Every entry of a network list parses; returns the number that do not (logged). */
 static int
-net_check(const char *key, const char *list)
+net_check(const NetList *l)
 {
 	char buf[256];
-	const char *p = *list ? list : NULL, *e, *err;
+	const char *p = *l->text ? l->text : NULL, *e, *err;
 	Addr net;
 	int bits, bad = 0;
 
 	while ((e = list_next(&p, buf, sizeof(buf))))
 		if ((err = net_parse(e, &net, &bits))) {
-			logmsg(LOG_ERR, "ERROR: %s in %s not IP network.  Message: %s.", e, key, err);
+			logmsg(LOG_ERR, "ERROR: %s in %s not IP network.  Message: %s.", e, l->key, err);
 			bad++;
 		}
 	return bad;
 }
 
 /*
- * Whether the client (as sent: IPv4-mapped is IPv6 here, as pypolicyd-spf
- * has it) is in a network list.  As pypolicyd-spf, a bad entry ends the
- * list; the entries before it still count.
+ * Whether a is in a network list (the client as sent: IPv4-mapped is
+ * IPv6 here, as pypolicyd-spf has it).  As pypolicyd-spf, a bad entry
+ * ends the list, the entries before it still count, and each request
+ * that gets to it logs it (debug >= 0).
  */
 static int
-net_match(int debug, const char *key, const char *list, const Addr *raw)
+net_match(const NetList *l, const Addr *a, int debug)
 {
-	char buf[256];
-	const char *p = *list ? list : NULL, *e, *err;
-	Addr net;
-	int bits;
+	int i;
 
-	while ((e = list_next(&p, buf, sizeof(buf)))) {
-		if ((err = net_parse(e, &net, &bits))) {
-			if (debug >= 0)
-				logmsg(LOG_INFO, "ERROR: %s in %s not IP network.  Message: %s. "
-				       "Aborting whitelist processing.", e, key, err);
-			return 0;
-		}
-		if (net.v6 == raw->v6 && addr_inprefix(raw->b, net.b, bits))
+	for (i = 0; i < l->n; i++)
+		if (l->net[i].a.v6 == a->v6 && addr_inprefix(a->b, l->net[i].a.b, l->net[i].bits))
 			return 1;
-	}
+	if (l->bad && debug >= 0)
+		logmsg(LOG_INFO, "ERROR: %s in %s not IP network.  Message: %s. "
+		       "Aborting whitelist processing.", l->bad, l->key, l->err);
 	return 0;
 }
 
@@ -3538,10 +3851,9 @@ pol_format(const char *tmpl, const char *const *names, const char *const *vals,
 static int
 pol_format_check(const char *key, const char *tmpl, const char *const *names, size_t n)
 {
-	static char out[REPLY_MAX];
 	static const char *const vals[8] = { "", "", "", "", "", "", "", "" };
 
-	if (!pol_format(tmpl, names, vals, n, out, sizeof(out)))
+	if (!pol_format(tmpl, names, vals, n, scratch, sizeof(scratch)))
 		return 0;
 	logmsg(LOG_ERR, "%s = \"%s\": only the fields {%s}%s are known, and braces must pair; "
 	       "using the default", key, tmpl, names[0], n > 1 ? " ..." : "");
@@ -3601,84 +3913,59 @@ pol_arvalue(const char *v, char *buf, size_t size)
 	buf[n] = '\0';
 }
 
-/* The header type in force: pypolicyd-spf reads Header_Type by substring. */
-static int
-pol_htype(const Conf *cf)
-{
-	if (strstr(cf->header_type, "AR"))
-		return strstr(cf->header_type, "SPF") ? H_BOTH : H_AR;
-	return strcmp(cf->header_type, "None") ? H_SPF : H_NONE;
-}
-
-/* The authserv-id, lower case; the host name when the key is empty. */
-static const char *
-pol_authserv(const Conf *cf, char *buf, size_t size)
-{
-	char *p;
-
-	if (*cf->authserv_id)
-		snprintf(buf, size, "%s", cf->authserv_id);
-	else if (gethostname(buf, size))
-		snprintf(buf, size, "localhost");
-	buf[size - 1] = '\0';
-	for (p = buf; *p; p++)
-		*p = tolower((unsigned char)*p);
-	return buf;
-}
-
 /*
  * The header for one identity (pypolicyd-spf's exact text): Received-SPF
  * with its trailing space, or Authentication-Results.
  */
 static void
-pol_header(const Conf *cf, const Ident *id, int ident, const char *ip, const char *helo,
-           const char *sender, const char *rcpt, char *buf, size_t size)
+pol_header(const Ctx *x, int ident, Ident *id)
 {
-	char aid[256], val[LINE_MAX_LEN * 2 + 3], *r, lower[16];
-	const char *hsender = ident == I_HELO && !*sender ? "<>" : sender, *dom;
+	char val[LINE_MAX_LEN * 2 + 3], lower[16], why[sizeof(id->reason) + 3];
+	const char *hsender = ident == I_HELO && !*x->sender ? "<>" : x->sender, *dom;
+	const char *aid = x->cf->authserv_id, *r, *scope = ident == I_HELO ? "helo" : "mailfrom";
 	size_t i;
 
-	if (pol_htype(cf) == H_AR || pol_htype(cf) == H_BOTH) {
-		for (i = 0, r = (char *)result_cap[id->r]; r[i] && i < sizeof(lower) - 1; i++)
-			lower[i] = tolower((unsigned char)r[i]);
-		lower[i] = '\0';
-		dom = ident == I_HELO ? helo : (dom = strchr(sender, '@')) ? dom + 1 : sender;
-		pol_arvalue(dom, val, sizeof(val));
-		if (!*dom)	/* python-authres dies on an empty value */
-			snprintf(buf, size, "Authentication-Results: %s; spf=%s%s%s%s",
-			         pol_authserv(cf, aid, sizeof(aid)), lower, *id->reason ? " (" : "",
-			         id->reason, *id->reason ? ")" : "");
-		else
-			snprintf(buf, size, "Authentication-Results: %s; spf=%s%s%s%s smtp.%s=%s "
-			         "(client-ip=%s; helo=%s; envelope-from=%s; receiver=%s)",
-			         pol_authserv(cf, aid, sizeof(aid)), lower, *id->reason ? " (" : "",
-			         id->reason, *id->reason ? ")" : "",
-			         ident == I_HELO ? "helo" : "mailfrom", val, ip, helo, hsender, rcpt);
+	if (x->cf->htype == H_SPF || x->cf->htype == H_NONE) {
+		snprintf(id->header, sizeof(id->header), "Received-SPF: %s (%s) identity=%s; "
+		         "client-ip=%s; helo=%s; envelope-from=%s; receiver=%s ", result_cap[id->r],
+		         ident == I_HELO ? id->reason : "mailfrom", scope, x->ipstr, x->helo, hsender,
+		         x->rcpt);
 		return;
 	}
-	snprintf(buf, size, "Received-SPF: %s (%s) identity=%s; client-ip=%s; helo=%s; "
-	         "envelope-from=%s; receiver=%s ", result_cap[id->r],
-	         ident == I_HELO ? id->reason : "mailfrom", ident == I_HELO ? "helo" : "mailfrom",
-	         ip, helo, hsender, rcpt);
+	for (i = 0, r = result_cap[id->r]; r[i] && i < sizeof(lower) - 1; i++)
+		lower[i] = tolower((unsigned char)r[i]);
+	lower[i] = '\0';
+	snprintf(why, sizeof(why), "%s%s%s", *id->reason ? " (" : "", id->reason,
+	         *id->reason ? ")" : "");
+	dom = ident == I_HELO ? x->helo : (dom = strchr(x->sender, '@')) ? dom + 1 : x->sender;
+	pol_arvalue(dom, val, sizeof(val));
+	if (!*dom)	/* python-authres dies on an empty value */
+		snprintf(id->header, sizeof(id->header), "Authentication-Results: %s; spf=%s%s",
+		         aid, lower, why);
+	else
+		snprintf(id->header, sizeof(id->header), "Authentication-Results: %s; spf=%s%s "
+		         "smtp.%s=%s (client-ip=%s; helo=%s; envelope-from=%s; receiver=%s)",
+		         aid, lower, why, ident == I_HELO ? "helo" : "mailfrom", val, x->ipstr, x->helo,
+		         hsender, x->rcpt);
 }
 
-/* A trace header for a skipped check (pypolicyd-spf's X-Comment). */
+/* A trace header for a skipped check (pypolicyd-spf's X-Comment), into x->o. */
 static void
-pol_trace(const Conf *cf, const Request *rq, const char *comment, char *buf, size_t size)
+pol_trace(Ctx *x, const char *comment)
 {
 	const char *v[NUM_ATTRS];
-	char aid[256];
 	int i;
 
 	for (i = 0; i < NUM_ATTRS; i++)
-		v[i] = rq->has[i] ? rq->v[i] : "<UNKNOWN>";
-	if (pol_htype(cf) == H_AR || pol_htype(cf) == H_BOTH)
-		snprintf(buf, size, "Authentication-Results: %s; none (%s client-ip=%s; helo=%s; "
-		         "envelope-from=%s; receiver=%s)", pol_authserv(cf, aid, sizeof(aid)), comment,
-		         v[AT_CLIENT], v[AT_HELO], v[AT_SENDER], v[AT_RECIPIENT]);
-	else
-		snprintf(buf, size, "X-Comment: %sclient-ip=%s; helo=%s; envelope-from=%s; receiver=%s ",
+		v[i] = x->rq->has[i] ? x->rq->v[i] : "<UNKNOWN>";
+	if (x->cf->htype == H_AR || x->cf->htype == H_BOTH)
+		snprintf(x->o.text, sizeof(x->o.text), "Authentication-Results: %s; none (%s "
+		         "client-ip=%s; helo=%s; envelope-from=%s; receiver=%s)", x->cf->authserv_id,
 		         comment, v[AT_CLIENT], v[AT_HELO], v[AT_SENDER], v[AT_RECIPIENT]);
+	else
+		snprintf(x->o.text, sizeof(x->o.text), "X-Comment: %sclient-ip=%s; helo=%s; "
+		         "envelope-from=%s; receiver=%s ", comment, v[AT_CLIENT], v[AT_HELO],
+		         v[AT_SENDER], v[AT_RECIPIENT]);
 }
 
 /* Python's repr() of a str, for the log lines pypolicyd-spf writes. */
@@ -3705,7 +3992,7 @@ pol_repr(const char *s, char *buf, size_t size)
 	buf[n] = '\0';
 }
 
-/* The cached answer for an instance, or NULL. */
+/* The cached answer for an instance, or -1. */
 static int
 pol_cached(const char *id)
 {
@@ -3718,35 +4005,45 @@ pol_cached(const char *id)
 }
 
 /*
- * Remember the answer for an instance.  Postfix starts a new instance
- * only when the last transaction is over, so a few slots bound the
- * memory that pypolicyd-spf lets grow with every message.
+ * What the instance memory is to get for this request; the last word
+ * counts, as when pypolicyd-spf wrote it at each step.
  */
 static void
-pol_remember(const char *id, int act, const char *text)
+pol_memo(Ctx *x, int act, const char *text)
 {
+	x->o.mact = act;
+	x->o.mtext = text;
+}
+
+/*
+ * Remember the request's answer for its instance: the one place the
+ * instance memory is written.  Postfix starts a new instance only when
+ * the last transaction is over, so a few slots bound the memory that
+ * pypolicyd-spf lets grow with every message.
+ */
+static void
+pol_remember(const Ctx *x)
+{
+	const char *id = x->inst;
 	int i;
 
-	if (!*id || strlen(id) >= INSTANCE_MAX)
+	if (!x->o.mtext || !*id || strlen(id) >= INSTANCE_MAX)
 		return;
 	if ((i = pol_cached(id)) < 0) {
 		i = icache_next;
 		icache_next = (icache_next + 1) % ICACHE_SIZE;
 		strcpy(icache[i].id, id);
 	}
-	icache[i].act = act;
-	snprintf(icache[i].text, sizeof(icache[i].text), "%s", text);
+	icache[i].act = x->o.mact;
+	snprintf(icache[i].text, sizeof(icache[i].text), "%s", x->o.mtext);
 }
 
 /* Whether domain is one of the list's domains or below one (any case). */
 static int
 pol_indomains(const char *list, const char *domain)
 {
-	char buf[DOMAIN_MAX + 2];
-	const char *p = *list ? list : NULL, *e;
-
-	while ((e = list_next(&p, buf, sizeof(buf))))
-		if (*e && *domain && spf_subdomain(domain, e))
+	for (; *list; list += strlen(list) + 1)
+		if (*domain && spf_subdomain(domain, list))
 			return 1;
 	return 0;
 }
@@ -3760,70 +4057,59 @@ pol_indomains(const char *list, const char *domain)
 static int
 pol_action(const Conf *cf, int ident, const char *domain, int r, int *local)
 {
-	const char *policy = ident == I_HELO ? cf->helo_reject : cf->mfrom_reject;
-	int rej = 0;
+	int policy = cf->policy[ident], rej = 0;
 
 	if ((*local = pol_indomains(cf->reject_not_pass, domain)))
-		policy = "SPF_Not_Pass";
-	if (!strcmp(policy, "SPF_Not_Pass"))
+		policy = P_SPF_NOT_PASS;
+	if (policy == P_SPF_NOT_PASS)
 		rej = r == R_FAIL || r == R_SOFTFAIL || r == R_NEUTRAL;
-	else if (!strcmp(policy, "Softfail"))
+	else if (policy == P_SOFTFAIL)
 		rej = r == R_FAIL || r == R_SOFTFAIL;
-	else if (!strcmp(policy, "Fail") || (ident == I_HELO && !strcmp(policy, "Null")))
+	else if (policy == P_FAIL || (ident == I_HELO && policy == P_NULL))
 		rej = r == R_FAIL;
 	if (rej)
 		return A_REJECT;
-	if (!strcmp(policy, "False"))
+	if (policy == P_FALSE)
 		return A_PREPEND;
-	if (r == R_TEMPERROR && !strcmp(cf->temperror_defer, "True"))
+	if (r == R_TEMPERROR && cf->temperror_defer)
 		return A_DEFER;
-	if (r == R_PERMERROR && !strcmp(cf->permerror_reject, "True"))
+	if (r == R_PERMERROR && cf->permerror_reject)
 		return A_REJECT;
 	return A_PREPEND;
 }
 
-/* The reject or defer text: Reason_Message with its three fields. */
+/* The reject or defer text of an identity: Reason_Message with its three fields. */
 static void
-pol_message(const Conf *cf, int act, const char *reason, int ident, const char *identity,
-            const char *ip, const char *rcpt, char *out, size_t size)
+pol_message(Ctx *x, int ident, char *out, size_t size)
 {
-	static char url[REPLY_MAX];
-	const char *uv[] = { ident == I_HELO ? "helo" : "mfrom", identity, ip, rcpt };
-	const char *rv[] = { act == A_REJECT ? "rejected" : "deferred", reason, url };
+	const Ident *id = &x->id[ident];
+	const char *uv[] = { ident == I_HELO ? "helo" : "mfrom", ident == I_HELO ? x->helo : x->sender,
+	                     x->ipstr, x->rcpt };
+	const char *rv[] = { id->act == A_REJECT ? "rejected" : "deferred", id->reason, x->url };
 
-	if (pol_format(cf->why_url, url_fields, uv, LEN(uv), url, sizeof(url)))
-		pol_format(conf_default.why_url, url_fields, uv, LEN(uv), url, sizeof(url));
-	if (pol_format(cf->reason_message, reason_fields, rv, LEN(rv), out, size))
-		pol_format(conf_default.reason_message, reason_fields, rv, LEN(rv), out, size);
-}
-
-/* The end of a whitelist lookup; 0 (20 s per query) as Lookup_Time = 0. */
-static long long
-wl_deadline(const Conf *cf)
-{
-	return cf->whitelist_lookup_time > 0 ? now_ms() + cf->whitelist_lookup_time * 1000LL : 0;
+	if (pol_format(x->cf->why_url, url_fields, uv, LEN(uv), x->url, sizeof(x->url)))
+		pol_format(URL_DEFAULT, url_fields, uv, LEN(uv), x->url, sizeof(x->url));
+	if (pol_format(x->cf->reason_message, reason_fields, rv, LEN(rv), out, size))
+		pol_format(REASON_DEFAULT, reason_fields, rv, LEN(rv), out, size);
 }
 
 /* Whether the HELO name's addresses include the client (HELO_Whitelist). */
 static int
-pol_helo_listed(const Conf *cf, const Request *rq, const Addr *raw)
+pol_helo_listed(const Ctx *x)
 {
-	char buf[DOMAIN_MAX + 2];
-	const char *p = *cf->helo_whitelist ? cf->helo_whitelist : NULL, *e;
-	Check c;
+	const char *e;
 	Answer a;
 	int i;
 
-	memset(&c, 0, sizeof(c));
-	while ((e = list_next(&p, buf, sizeof(buf)))) {
-		if (!rq->has[AT_HELO] || strcasecmp(e, rq->v[AT_HELO]))
-			continue;
-		arena_used = 0;
-		c.deadline = wl_deadline(cf);
-		if (dns_lookup(&c, e, raw->v6 ? T_AAAA : T_A, &a) != D_OK)
+	if (!x->rq->has[AT_HELO])
+		return 0;
+	for (e = x->cf->helo_whitelist; *e; e += strlen(e) + 1) {
+		if (strcasecmp(e, x->rq->v[AT_HELO]) ||
+		    dns_lookup(deadline_in(x->cf->whitelist_lookup_time), e,
+		               x->raw.v6 ? T_AAAA : T_A, &a) != D_OK)
 			continue;	/* DNS errors are ignored, as pypolicyd-spf */
 		for (i = 0; i < a.n; i++)
-			if (!memcmp(a.ip[i], raw->b, raw->v6 ? 16 : 4))
+			if (!memcmp(a.ip[i], x->raw.b, x->raw.v6 ? 16 : 4))
 				return 1;
 	}
 	return 0;
@@ -3831,35 +4117,31 @@ pol_helo_listed(const Conf *cf, const Request *rq, const Addr *raw)
 
 /* Whether a validated PTR name of the client is in Domain_Whitelist_PTR. */
 static int
-pol_ptr_listed(const Conf *cf, const Addr *ip)
+pol_ptr_listed(const Ctx *x)
 {
-	Check c;
+	Ptrs p;
 	int i, n;
 
-	memset(&c, 0, sizeof(c));
-	c.ip = *ip;
-	arena_used = 0;
-	c.deadline = wl_deadline(cf);
-	n = spf_ptrnames(&c, NULL);
+	p.done = 0;
+	n = spf_validate(deadline_in(x->cf->whitelist_lookup_time), &x->ip, NULL, &p);
 	for (i = 0; i < n; i++)
-		if (pol_indomains(cf->domain_whitelist_ptr, c.ptr[i]))
+		if (pol_indomains(x->cf->domain_whitelist_ptr, p.name[i]))
 			return 1;
 	return 0;
 }
 
 /* Whether a Domain_Whitelist domain's SPF record passes the client. */
 static int
-pol_domain_listed(const Conf *cf, const Addr *ip)
+pol_domain_listed(const Ctx *x)
 {
-	char buf[DOMAIN_MAX + 2];
-	const char *p = *cf->domain_whitelist ? cf->domain_whitelist : NULL, *e;
-	Conf wl = *cf;
 	Check c;
+	const char *e;
 
-	wl.lookup_time = cf->whitelist_lookup_time;
-	while ((e = list_next(&p, buf, sizeof(buf))))
-		if (*e && spf_check(&wl, ip, e, e, I_MAILFROM, &c) == R_PASS)
+	for (e = x->cf->domain_whitelist; *e; e += strlen(e) + 1) {
+		spf_begin(&c, x->cf, &x->ip, x->cf->whitelist_lookup_time);
+		if (spf_check(&c, e, e, I_MAILFROM) == R_PASS)
 			return 1;
+	}
 	return 0;
 }
 
@@ -3868,70 +4150,74 @@ pol_domain_listed(const Conf *cf, const Addr *ip)
  * trace comment of the first that applies, or NULL.
  */
 static const char *
-pol_skipped(const Conf *cf, const Request *rq, const Addr *ip, const Addr *raw)
+pol_skipped(const Ctx *x)
 {
-	if (*cf->skip_addresses && net_match(cf->debug, "skip_addresses", cf->skip_addresses, raw))
+	const Conf *cf = x->cf;
+
+	if (net_match(&cf->skip, &x->raw, cf->debug))
 		return "SPF check N/A for local connections - ";
-	if (*cf->whitelist && net_match(cf->debug, "Whitelist", cf->whitelist, raw))
+	if (net_match(&cf->whitelist, &x->raw, cf->debug))
 		return "SPF skipped for whitelisted relay - ";
-	if (*cf->domain_whitelist && pol_domain_listed(cf, ip))
+	if (*cf->domain_whitelist && pol_domain_listed(x))
 		return "SPF skipped for whitelisted relay domain - ";
-	if (*cf->helo_whitelist && pol_helo_listed(cf, rq, raw))
+	if (*cf->helo_whitelist && pol_helo_listed(x))
 		return "SPF skipped for whitelisted HELO domain - ";
-	if (*cf->domain_whitelist_ptr && pol_ptr_listed(cf, ip))
+	if (*cf->domain_whitelist_ptr && pol_ptr_listed(x))
 		return "SPF skipped for PTR whitelisted relay domain - ";
 	return NULL;
 }
 
 /*
  * Evaluate one identity and dress the result as pypolicyd-spf does:
- * action, reason, header, the level 2 log lines.
+ * action, reason, header, the level 2 log line.
  */
 static void
-pol_ident(const Conf *cf, int ident, const Addr *ip, const char *ipstr, const char *sender,
-          const char *helo, const char *rcpt, Ident *id)
+pol_ident(Ctx *x, int ident)
 {
-	char repr[EXP_MAX + 700], *dom;
-	const char *scope = ident == I_HELO ? "helo" : "mailfrom";
 	Check c;
+	char repr[EXP_MAX + 700];
+	const char *dom;
+	Ident *id = &x->id[ident];
 	int local;
 
-	id->r = spf_check(cf, ip, sender, helo, ident, &c);
+	spf_begin(&c, x->cf, &x->ip, x->cf->lookup_time);
+	id->r = spf_check(&c, x->sender, x->helo, ident);
+	if (id->r == R_FAIL && !*c.exp)
+		snprintf(c.exp, sizeof(c.exp), "%s", x->cf->default_exp);
 	id->nomail = c.nomail;
 	memcpy(id->exp, c.exp, sizeof(id->exp));
 	pol_reason(id->r, &c, id->reason, sizeof(id->reason));
-	if (cf->debug >= 2) {
+	if (x->cf->debug >= 2) {
 		pol_repr(id->reason, repr, sizeof(repr));
 		logmsg(LOG_INFO, "spfcheck: pyspf result: \"['%s', %s, '%s']\"",
-		       result_cap[id->r], repr, scope);
+		       result_cap[id->r], repr, ident == I_HELO ? "helo" : "mailfrom");
 	}
-	dom = ident == I_HELO ? (char *)helo : (dom = strchr(sender, '@')) ? dom + 1 : "";
-	id->act = pol_action(cf, ident, dom, id->r, &local);
-	if (ident == I_HELO && !strcmp(cf->helo_reject, "Null") && *sender)
+	dom = ident == I_HELO ? x->helo : (dom = strchr(x->sender, '@')) ? dom + 1 : "";
+	id->act = pol_action(x->cf, ident, dom, id->r, &local);
+	if (ident == I_HELO && x->cf->policy[I_HELO] == P_NULL && *x->sender)
 		id->act = A_DUNNO;	/* Null: the HELO only decides for bounces */
 	else if (local)
 		snprintf(id->reason, sizeof(id->reason), "Receiver policy for SPF %s", result_cap[id->r]);
 	if (id->r == R_NONE)
 		snprintf(id->reason, sizeof(id->reason), "no SPF record");
-	pol_header(cf, id, ident, ipstr, helo, sender, rcpt, id->header, sizeof(id->header));
+	pol_header(x, ident, id);
 }
 
 /* Log the level 2 detail line of an identity. */
 static void
-pol_detail(const Conf *cf, const Ident *id, int ident, const char *ip, const char *helo,
-           const char *sender, const char *rcpt)
+pol_detail(const Ctx *x, int ident)
 {
-	if (cf->debug >= 2)
+	if (x->cf->debug >= 2)
 		logmsg(LOG_INFO, "%s; identity=%s; client-ip=%s; helo=%s; envelope-from=%s; receiver=%s ",
-		       result_cap[id->r], ident == I_HELO ? "helo" : "mailfrom", ip, helo,
-		       ident == I_HELO && !*sender ? "<>" : sender, rcpt);
+		       result_cap[x->id[ident].r], ident == I_HELO ? "helo" : "mailfrom", x->ipstr,
+		       x->helo, ident == I_HELO && !*x->sender ? "<>" : x->sender, x->rcpt);
 }
 
 /* A reject that No_Mail turns into a prepend: the record is not "v=spf1 -all". */
 static int
 pol_nomail(const Conf *cf, const Ident *id)
 {
-	return id->act == A_REJECT && !strcmp(cf->no_mail, "True") && !id->nomail ? A_PREPEND : id->act;
+	return id->act == A_REJECT && cf->no_mail && !id->nomail ? A_PREPEND : id->act;
 }
 
 static void
@@ -3944,14 +4230,14 @@ outcome(Outcome *o, int act, const char *text, int iserror)
 
 /* Answer a reject or defer of one identity, and remember it. */
 static void
-pol_refuse(const Conf *cf, const Ident *id, int ident, const char *identity, const char *ip,
-           const char *rcpt, const char *inst, Outcome *o)
+pol_refuse(Ctx *x, int ident)
 {
-	char msg[REPLY_MAX];
+	const Ident *id = &x->id[ident];
 
-	pol_message(cf, id->act, id->reason, ident, identity, ip, rcpt, msg, sizeof(msg));
-	pol_remember(inst, id->act, msg);
-	outcome(o, id->act, msg, id->r == R_PERMERROR || id->r == R_TEMPERROR);
+	pol_message(x, ident, x->o.text, sizeof(x->o.text));
+	x->o.act = id->act;
+	x->o.iserror = id->r == R_PERMERROR || id->r == R_TEMPERROR;
+	pol_memo(x, id->act, x->o.text);
 }
 
 /*
@@ -3960,41 +4246,68 @@ pol_refuse(const Conf *cf, const Ident *id, int ident, const char *identity, con
  * the identities.
  */
 static void
-pol_decide(const Conf *cf, const Request *rq, int peruser, Outcome *o)
+pol_decide(Ctx *x)
 {
-	const char *ipstr, *inst = peruser ? "" : rq->v[AT_INSTANCE], *comment;
-	Addr ip, raw;
+	const char *comment, *client = x->rq->has[AT_CLIENT] ? x->rq->v[AT_CLIENT] : NULL;
 	int k;
 
-	outcome(o, A_NONE, "None", 0);
-	ipstr = *cf->prospective ? cf->prospective : rq->has[AT_CLIENT] ? rq->v[AT_CLIENT] : NULL;
-	if (!ipstr) {
-		if (cf->debug >= 2)
+	outcome(&x->o, A_NONE, "None", 0);
+	if (!(x->ipstr = *x->cf->prospective ? x->cf->prospective : client)) {
+		if (x->cf->debug >= 2)
 			logmsg(LOG_INFO, "spfcheck: No client address, exiting");
 		return;
 	}
-	if ((k = pol_cached(inst)) >= 0) {
+	if ((k = pol_cached(x->inst)) >= 0) {
 		if (icache[k].act == A_PREPEND)
-			outcome(o, A_DUNNO, "Header already pre-pended", 0);
+			outcome(&x->o, A_DUNNO, "Header already pre-pended", 0);
 		else
-			outcome(o, icache[k].act, icache[k].text, 0);
+			outcome(&x->o, icache[k].act, icache[k].text, 0);
 		return;
 	}
-	if (addr_parse(ipstr, &ip, 1) || addr_parse(ipstr, &raw, 0)) {
+	if (addr_parse(x->ipstr, &x->ip, 1) || addr_parse(x->ipstr, &x->raw, 0)) {
 		logmsg(LOG_ERR, "ERROR: client address \"%s\" is not an IP address; answering %s",
-		       ipstr, cf->error_action);
-		outcome(o, A_ERROR, cf->error_action, 0);
+		       x->ipstr, x->cf->error_action);
+		outcome(&x->o, A_ERROR, x->cf->error_action, 0);
 		return;
 	}
-	if ((comment = pol_skipped(cf, rq, &ip, &raw))) {
-		pol_trace(cf, rq, comment, o->text, sizeof(o->text));
-		if (cf->debug >= 3)
-			logmsg(LOG_INFO, "%s", o->text);
-		pol_remember(inst, A_PREPEND, o->text);
-		o->act = A_PREPEND;
+	if ((comment = pol_skipped(x))) {
+		pol_trace(x, comment);
+		if (x->cf->debug >= 3)
+			logmsg(LOG_INFO, "%s", x->o.text);
+		x->o.act = A_PREPEND;
+		pol_memo(x, A_PREPEND, x->o.text);
 		return;
 	}
-	pol_identities(cf, rq, &ip, ipstr, inst, o);
+	pol_identities(x);
+}
+
+/*
+ * The HELO check (unless No_Check): returns 1 when it refuses the
+ * request, else 0, with the header in *header.
+ */
+static int
+pol_helo(Ctx *x, const char **header)
+{
+	Ident *h = &x->id[I_HELO];
+	const char *hpr = x->cf->restriction[I_HELO];
+
+	h->r = R_NONE;
+	h->act = A_NONE;
+	if (x->cf->policy[I_HELO] == P_NO_CHECK)
+		return 0;
+	pol_ident(x, I_HELO);
+	pol_detail(x, I_HELO);
+	*header = h->header;
+	if (h->act != A_REJECT && h->act != A_DEFER) {
+		if (*hpr && h->r == R_PASS)
+			pol_memo(x, A_RESULT_ONLY, hpr);
+		else
+			pol_memo(x, h->act, h->header);
+	} else if ((h->act = pol_nomail(x->cf, h)) != A_PREPEND) {
+		pol_refuse(x, I_HELO);
+		return 1;
+	}
+	return 0;
 }
 
 /*
@@ -4003,75 +4316,55 @@ pol_decide(const Conf *cf, const Request *rq, int peruser, Outcome *o)
  * verdict win (pypolicyd-spf-behaviour.md 5, 6).
  */
 static void
-pol_identities(const Conf *cf, const Request *rq, const Addr *ip, const char *ipstr,
-               const char *inst, Outcome *o)
+pol_identities(Ctx *x)
 {
-	static Ident hid, mid;
-	const char *sender, *helo, *header = "", *hpr = cf->helo_pass_restriction;
-	const char *mpr = cf->mfrom_pass_restriction, *rcpt = rq->v[AT_RECIPIENT], *at;
+	const Ident *h = &x->id[I_HELO], *m = &x->id[I_MAILFROM];
+	const char *header = "", *hpr = x->cf->restriction[I_HELO];
+	const char *mpr = x->cf->restriction[I_MAILFROM];
+	const int *policy = x->cf->policy;
 
-	sender = rq->has[AT_SENDER] ? rq->v[AT_SENDER] : "";
-	helo = rq->has[AT_HELO] ? rq->v[AT_HELO] : "";
-	if (!*sender && !*helo) {
-		if (cf->debug >= 2)
+	if (!*x->sender && !*x->helo) {
+		if (x->cf->debug >= 2)
 			logmsg(LOG_INFO, "spfcheck: No sender or helo, exiting");
 		return;
 	}
-	if (!*helo)	/* the sender's domain stands in, in headers too */
-		helo = (at = strchr(sender, '@')) ? at + 1 : "unknown";
-	hid.r = R_NONE;
-	hid.act = A_NONE;
-	if (strcmp(cf->helo_reject, "No_Check")) {
-		pol_ident(cf, I_HELO, ip, ipstr, sender, helo, rcpt, &hid);
-		pol_detail(cf, &hid, I_HELO, ipstr, helo, sender, rcpt);
-		header = hid.header;
-		if (hid.act != A_REJECT && hid.act != A_DEFER) {
-			if (*hpr && hid.r == R_PASS)
-				pol_remember(inst, A_RESULT_ONLY, hpr);
-			else
-				pol_remember(inst, hid.act, header);
-		} else if ((hid.act = pol_nomail(cf, &hid)) != A_PREPEND) {
-			pol_refuse(cf, &hid, I_HELO, helo, ipstr, rcpt, inst, o);
+	if (!*x->helo)	/* the sender's domain stands in, in headers too */
+		x->helo = (x->helo = strchr(x->sender, '@')) ? x->helo + 1 : "unknown";
+	if (pol_helo(x, &header))
+		return;
+	if (!*x->sender) {
+		if (policy[I_HELO] == P_NO_CHECK)
 			return;
-		}
-	}
-	if (!*sender) {
-		if (!strcmp(cf->helo_reject, "No_Check"))
-			return;
-		if (*hpr && hid.r == R_PASS) {
-			outcome(o, A_RESULT_ONLY, hpr, 0);
-			return;
-		}
-		pol_remember(inst, hid.act, header);
-		outcome(o, hid.act, header, 0);
+		if (!*hpr || h->r != R_PASS)
+			pol_memo(x, h->act, header);
+		outcome(&x->o, *hpr && h->r == R_PASS ? A_RESULT_ONLY : h->act,
+		        *hpr && h->r == R_PASS ? hpr : header, 0);
 		return;
 	}
-	if (!strcmp(cf->mfrom_reject, "No_Check")) {
-		if (strcmp(cf->helo_reject, "No_Check"))
-			outcome(o, A_PREPEND, header, 0);
+	if (policy[I_MAILFROM] == P_NO_CHECK) {
+		if (policy[I_HELO] != P_NO_CHECK)
+			outcome(&x->o, A_PREPEND, header, 0);
 		return;
 	}
-	pol_ident(cf, I_MAILFROM, ip, ipstr, sender, helo, rcpt, &mid);
-	if (mid.r != R_NONE || hid.r == R_NONE) {	/* else the HELO header stays */
-		pol_detail(cf, &mid, I_MAILFROM, ipstr, helo, sender, rcpt);
-		header = mid.header;
-		if (mid.act != A_REJECT && mid.act != A_DEFER)
-			pol_remember(inst, mid.act, header);
+	pol_ident(x, I_MAILFROM);
+	if (m->r != R_NONE || h->r == R_NONE) {	/* else the HELO header stays */
+		pol_detail(x, I_MAILFROM);
+		header = m->header;
+		if (m->act != A_REJECT && m->act != A_DEFER)
+			pol_memo(x, m->act, header);
 	}
-	if ((*mpr && mid.r == R_PASS) || (*hpr && hid.r == R_PASS)) {
+	if ((*mpr && m->r == R_PASS) || (*hpr && h->r == R_PASS)) {
 		/* pypolicyd-spf answers "None" for a HELO-only restriction here */
-		hpr = mid.r == R_PASS && *mpr ? mpr : hpr;
-		if (mid.r == R_PASS)
-			pol_remember(inst, A_RESULT_ONLY, hpr);
-		outcome(o, A_RESULT_ONLY, hpr, 0);
-		return;
+		hpr = m->r == R_PASS && *mpr ? mpr : hpr;
+		if (m->r == R_PASS)
+			pol_memo(x, A_RESULT_ONLY, hpr);
+		outcome(&x->o, A_RESULT_ONLY, hpr, 0);
+	} else if ((m->act == A_REJECT || m->act == A_DEFER) &&
+	           (x->id[I_MAILFROM].act = pol_nomail(x->cf, m)) != A_PREPEND) {
+		pol_refuse(x, I_MAILFROM);
+	} else {
+		outcome(&x->o, A_PREPEND, header, 0);
 	}
-	if ((mid.act == A_REJECT || mid.act == A_DEFER) &&
-	    (mid.act = pol_nomail(cf, &mid)) != A_PREPEND) {
-		pol_refuse(cf, &mid, I_MAILFROM, sender, ipstr, rcpt, inst, o);
-		return;
-	}
-	outcome(o, A_PREPEND, header, 0);
 }
 
 /*
@@ -4081,148 +4374,149 @@ pol_identities(const Conf *cf, const Request *rq, const Addr *ip, const char *ip
 static void
 reply(const char *fmt, ...)
 {
-	static char buf[REPLY_MAX + 64];
 	va_list ap;
 	size_t n, i;
 	ssize_t w;
 	int len;
 
 	va_start(ap, fmt);
-	len = vsnprintf(buf, sizeof(buf) - 2, fmt, ap);
+	len = vsnprintf(replybuf, sizeof(replybuf) - 2, fmt, ap);
 	va_end(ap);
-	n = len < 0 ? 0 : MIN((size_t)len, sizeof(buf) - 3);
+	n = len < 0 ? 0 : MIN((size_t)len, sizeof(replybuf) - 3);
 	for (i = 0; i < n; i++)
-		if ((unsigned char)buf[i] < ' ' || buf[i] == 0x7f)
-			buf[i] = '?';
-	buf[n++] = '\n';
-	buf[n++] = '\n';
+		if ((unsigned char)replybuf[i] < ' ' || replybuf[i] == 0x7f)
+			replybuf[i] = '?';
+	replybuf[n++] = '\n';
+	replybuf[n++] = '\n';
 	for (i = 0; i < n; i += w)
-		if ((w = write(1, buf + i, n - i)) < 0 && errno != EINTR)
+		if ((w = write(1, replybuf + i, n - i)) < 0 && errno != EINTR)
 			exit(0);	/* Postfix went away */
 		else if (w < 0)
 			w = 0;
 }
 
-/* Turn an outcome into the action line, logged as pypolicyd-spf logs it. */
-static void
-pol_answer(const Conf *cf, const Request *rq, const Outcome *o)
+/*
+ * The decision as it goes out: TestOnly 0 answers dunno but for a
+ * header or an error; the debugLevel 3 line names the action then.
+ */
+static int
+pol_final(const Ctx *x)
 {
-	char qid[LINE_MAX_LEN + 3];
-	const char *rej, *def;
-	int enh = strcmp(cf->enhanced_codes, "No"), act = o->act;
+	static const char *const name[NUM_ACTS] = {
+		"None", "dunno", "prepend", "reject", "defer", "result_only", "error"
+	};
+	const Conf *cf = x->cf;
+	int act = x->o.act;
 
 	if (cf->test_only == 0 && act != A_PREPEND && act != A_ERROR)
 		act = A_NONE;
-	rej = !enh ? "550" : o->iserror ? "550 5.7.24" : "550 5.7.23";
-	def = enh ? "defer_if_permit 4.7.24" : "defer_if_permit";
-	qid[0] = '\0';	/* not "= {0}": 4 KiB cleared per request */
-	if (rq->has[AT_QUEUEID])
-		snprintf(qid, sizeof(qid), "%s: ", rq->v[AT_QUEUEID]);
 	if (cf->debug >= 3)
-		logmsg(LOG_INFO, "Action: %s: Text: %s Reject action: %s",
-		       (const char *[]){ "None", "dunno", "prepend", "reject", "defer",
-		                         "result_only", "error" }[act],
-		       act == A_NONE ? "None" : o->text, rej);
-	switch (act) {
-	case A_REJECT:
-	case A_DEFER:
-		if (cf->debug >= 1)
-			logmsg(LOG_INFO, "%s%s %s", qid, act == A_REJECT ? rej : def, o->text);
-		reply("action=%s %s", act == A_REJECT ? rej : def, o->text);
-		break;
-	case A_PREPEND:
-		if (*cf->prospective) {
-			reply("action=dunno");
-		} else if (pol_htype(cf) != H_NONE) {
-			if (cf->debug >= 1)
-				logmsg(LOG_INFO, "%sprepend %s", qid, o->text);
-			reply("action=prepend %s", o->text);
-		} else {
-			if (cf->debug >= 1)
-				logmsg(LOG_INFO, "%sHeader field not prepended: %s", qid, o->text);
-			reply("action=dunno");
-		}
-		break;
-	case A_RESULT_ONLY:
-		if (cf->debug >= 1)
-			logmsg(LOG_INFO, "%sresult_only %s", qid, o->text);
-		reply("action=%s", o->text);
-		break;
-	case A_ERROR:
-		reply("action=%s", o->text);
-		break;
-	default:
+		logmsg(LOG_INFO, "Action: %s: Text: %s Reject action: %s", name[act],
+		       act == A_NONE ? "None" : x->o.text,
+		       !cf->enhanced ? "550" : x->o.iserror ? "550 5.7.24" : "550 5.7.23");
+	return act;
+}
+
+/*
+ * Turn the decision into the action line, logged as pypolicyd-spf logs
+ * it; a header goes out unless Prospective or Header_Type None says not.
+ */
+static void
+pol_answer(const Ctx *x)
+{
+	const Conf *cf = x->cf;
+	const char *rej, *def, *qid = x->rq->has[AT_QUEUEID] ? x->rq->v[AT_QUEUEID] : NULL;
+	const char *text = x->o.text;
+	int act = pol_final(x), log = cf->debug >= 1;
+
+	rej = !cf->enhanced ? "550" : x->o.iserror ? "550 5.7.24" : "550 5.7.23";
+	def = cf->enhanced ? "defer_if_permit 4.7.24" : "defer_if_permit";
+	if ((act == A_REJECT || act == A_DEFER) && log)
+		logmsg(LOG_INFO, "%s%s%s %s", qid ? qid : "", qid ? ": " : "",
+		       act == A_REJECT ? rej : def, text);
+	if (act == A_PREPEND && !*cf->prospective && log)
+		logmsg(LOG_INFO, "%s%s%s %s", qid ? qid : "", qid ? ": " : "",
+		       cf->htype != H_NONE ? "prepend" : "Header field not prepended:", text);
+	if (act == A_RESULT_ONLY && log)
+		logmsg(LOG_INFO, "%s%sresult_only %s", qid ? qid : "", qid ? ": " : "", text);
+	if (act == A_REJECT || act == A_DEFER)
+		reply("action=%s %s", act == A_REJECT ? rej : def, text);
+	else if (act == A_PREPEND && !*cf->prospective && cf->htype != H_NONE)
+		reply("action=prepend %s", text);
+	else if (act == A_RESULT_ONLY || act == A_ERROR)
+		reply("action=%s", text);
+	else
 		reply("action=dunno");
-	}
 }
 
 /*
  * Per_User (pypolicyd-spf's "text,<path>"): the line for the recipient
- * overrides keys for this request.  Returns 1 when the recipient has one.
+ * is compiled over the file's configuration into x->cf, for this request.
+ * Returns 1 when the recipient has one.
  */
 static int
-pol_peruser(const Conf *cf, const char *rcpt, Conf *uc)
+pol_peruser(Ctx *x, const Conf *gc)
 {
-	static const char *const allowed[] = {
-		"debugLevel", "HELO_reject", "Mail_From_reject", "PermError_reject",
-		"TempError_Defer", "Mail_From_pass_restriction", "HELO_pass_restriction",
-		"Prospective", "Whitelist", "skip_addresses", "Domain_Whitelist",
-		"Domain_Whitelist_PTR", "HELO_Whitelist", "No_Mail", "Reject_Not_Pass_Domains",
-		"defaultSeedOnly", "SPF_Enhanced_Status_Codes", "Header_Type", "Hide_Receiver",
-		"Lookup_Time", "Whitelist_Lookup_Time", "Void_Limit", "Reason_Message",
-	};
-	static char line[CONF_LINE_MAX];	/* uc's strings point into it */
-	const char *path = cf->per_user + 5;
-	char *e, *user, *pair, *next;
-	size_t i;
+	const char *path = gc->per_user_path;
+	char *e, *user;
 	FILE *fp;
 	int found = 0, r;
 
-	*uc = *cf;
-	if (strncmp(cf->per_user, "text,", 5) || strchr(path, ','))
+	x->user = *gc;
+	x->user.overlay = 1;	/* its values go with the request */
+	x->user.blocks = NULL;
+	x->cf = &x->user;
+	if (!path)
 		return 0;	/* logged at start-up */
 	if (!(fp = fopen(path, "r"))) {
 		logmsg(LOG_ERR, "ERROR stating \"%s\": %s", path, strerror(errno));
 		return 0;
 	}
-	while (!found && (r = conf_getline(fp, line, sizeof(line))) >= 0) {
+	while (!found && (r = conf_getline(fp, userline, sizeof(userline))) >= 0) {
 		if (r > 0)
 			continue;	/* too long or with a NUL: no user's line */
-		if ((e = strchr(line, '#')))
+		if ((e = strchr(userline, '#')))
 			*e = '\0';
-		if (!(e = strchr(user = strip(line), ',')))
+		if (!(e = strchr(user = strip(userline), ',')))
 			continue;
 		*e = '\0';
-		if (strcmp(strip(user), rcpt))
-			continue;
-		found = 1;
-		for (pair = e + 1; pair; pair = next) {	/* Key=Value|Key=Value */
-			if ((next = strchr(pair, '|')))
-				*next++ = '\0';
-			if (!(e = strchr(pair, '=')))
-				continue;
-			*e = '\0';
-			for (i = 0; i < LEN(allowed) && strcmp(allowed[i], strip(pair)); i++)
-				;
-			*e = '=';
-			if (i == LEN(allowed)) {
-				logmsg(LOG_ERR, "ERROR: Unknown name in \"%s\" in file \"%s\" in per user "
-				       "settings", pair, path);
-				continue;
-			}
-			conf_line(uc, pair, path, 0);
-		}
+		if ((found = !strcmp(strip(user), x->rcpt)))
+			pol_userkeys(&x->user, e + 1, path);
 	}
 	fclose(fp);
 	return found;
+}
+
+/* A Per_User line's "Key=Value|Key=Value" over cf. */
+static void
+pol_userkeys(Conf *cf, char *pairs, const char *path)
+{
+	const Key *k;
+	char *pair, *next, *e, *name;
+
+	for (pair = pairs; pair; pair = next) {
+		if ((next = strchr(pair, '|')))
+			*next++ = '\0';
+		if (!(e = strchr(pair, '=')))
+			continue;
+		*e = '\0';
+		name = strip(pair);
+		if (!(k = conf_key(name)) || !k->peruser) {
+			*e = '=';
+			logmsg(LOG_ERR, "ERROR: Unknown name in \"%s\" in file \"%s\" in per user "
+			       "settings", pair, path);
+		} else if (name + strlen(name) == e) {	/* "Key =" has always been ignored */
+			conf_set(cf, k, strip(e + 1), path);
+		}
+	}
 }
 
 /* input */
 
 /*
  * Listener mode: wait for input.  Returns 1 (the connection is to close)
- * when the client stayed silent for idle_ms, its request is not complete
- * request_ms after its first byte, or the listener wants the slot.
+ * when the client stayed silent for in.idle_ms, its request is not complete
+ * in.request_ms after its first byte, or the listener wants the slot.
  */
 static int
 in_idle(void)
@@ -4235,16 +4529,16 @@ in_idle(void)
 		if (got_evict && !poll(&p, 1, 0))
 			return 1;	/* the listener has logged why */
 		if (got_evict) {	/* a request came meanwhile: not idle after all */
-			got_evict = myslot->evicted = 0;
-			if (!request_start)
+			got_evict = in.slot->evicted = 0;
+			if (!in.start)
 				in_state(S_READ);
 		}
-		mid = request_start && request_ms > 0;
-		left = mid ? request_start + request_ms - now_ms() : -1;
+		mid = in.start && in.request_ms > 0;
+		left = mid ? in.start + in.request_ms - now_ms() : -1;
 		if (mid && left <= 0)
 			break;	/* however fast the bytes come */
-		if (idle_ms > 0 && (!mid || idle_ms < left))
-			mid = 0, left = idle_ms;	/* a silence is idle mid-request too */
+		if (in.idle_ms > 0 && (!mid || in.idle_ms < left))
+			mid = 0, left = in.idle_ms;	/* a silence is idle mid-request too */
 		if ((r = poll(&p, 1, (int)left)) > 0 || (r < 0 && errno != EINTR))
 			return 0;
 		if (!r)
@@ -4252,9 +4546,9 @@ in_idle(void)
 	}
 	if (mid)
 		logmsg(LOG_INFO, "closing a connection: request not complete within %d s (Request_Timeout)",
-		       request_ms / 1000);
+		       in.request_ms / 1000);
 	else
-		logmsg(LOG_INFO, "closing a connection idle for %d s", idle_ms / 1000);
+		logmsg(LOG_INFO, "closing a connection idle for %d s", in.idle_ms / 1000);
 	return 1;
 }
 
@@ -4262,10 +4556,10 @@ in_idle(void)
 static void
 in_state(int state)
 {
-	request_start = state == S_READ ? now_ms() : 0;
-	if (myslot) {
-		myslot->since = now_ms();
-		myslot->state = state;
+	in.start = state == S_READ ? now_ms() : 0;
+	if (in.slot) {
+		in.slot->since = now_ms();
+		in.slot->state = state;
 	}
 }
 
@@ -4278,27 +4572,25 @@ in_state(int state)
 static int
 in_line(char *buf)
 {
-	static char ib[8192];
-	static size_t pos, len;
 	size_t n = 0;
 	ssize_t r;
 	int bad = 0;
 	char ch;
 
 	for (;;) {
-		if (pos == len) {
-			if ((idle_ms > 0 || request_ms > 0) && in_idle())
+		if (in.pos == in.len) {
+			if ((in.idle_ms > 0 || in.request_ms > 0) && in_idle())
 				return -1;
-			while ((r = read(0, ib, sizeof(ib))) < 0 && errno == EINTR)
+			while ((r = read(0, in.buf, sizeof(in.buf))) < 0 && errno == EINTR)
 				;
 			if (r <= 0)
 				return -1;	/* EOF mid-line: the request is cut off */
-			pos = 0;
-			len = r;
+			in.pos = 0;
+			in.len = r;
 		}
-		if (!request_start && request_ms > 0)
+		if (!in.start && in.request_ms > 0)
 			in_state(S_READ);
-		if ((ch = ib[pos++]) == '\n')
+		if ((ch = in.buf[in.pos++]) == '\n')
 			break;
 		if (!ch || n == LINE_MAX_LEN)
 			bad = 1;
@@ -4345,17 +4637,16 @@ in_utf8(char *b, uint32_t c)
 static void
 in_lower(char *v)
 {
-	static char buf[LINE_MAX_LEN + 1];
+	char *buf = in.lower, *a;
 	const unsigned char *p;
 	size_t n = 0;
 	uint32_t c;
-	char *a;
 
 	for (a = v; *a && !(*a & 0x80); a++)
 		*a = tolower((unsigned char)*a);
 	if (!*a)
 		return;	/* ASCII, as nearly every value is: no copy */
-	for (p = (const unsigned char *)v; *p && n + 4 < sizeof(buf); ) {
+	for (p = (const unsigned char *)v; *p && n + 4 < sizeof(in.lower); ) {
 		if (idn_utf8(&p, &c))
 			buf[n++] = *p++;
 		else
@@ -4378,8 +4669,7 @@ in_lower(char *v)
 static int
 in_request(const Conf *cf, Request *rq)
 {
-	static char line[LINE_MAX_LEN + 1];
-	char *p, *name, *e;
+	char *line = in.line, *p, *name, *e;
 	size_t n;
 	int i, r;
 
@@ -4430,16 +4720,41 @@ in_request(const Conf *cf, Request *rq)
 
 /* modes */
 
-/* Answer one request. */
+/*
+ * The recipient as pypolicyd-spf shows it: "none" when there is none;
+ * with Per_User the whole address, with Hide_Receiver "<UNKNOWN>", else
+ * its domain.
+ */
 static void
-pol_request(const Conf *gc, Request *rq, const char *path)
+pol_recipient(Request *rq, const Conf *gc)
 {
-	static Outcome o;
-	static Conf uc;
-	const Conf *cf = gc;
-	char *at;
+	char *r = rq->v[AT_RECIPIENT], *at;
+
+	if (!*r)
+		strcpy(r, "none");
+	rq->has[AT_RECIPIENT] = 1;
+	if (*gc->per_user)
+		return;
+	if (gc->hide_receiver) {
+		strcpy(r, "<UNKNOWN>");
+	} else if (strcmp(r, "none") && (at = strchr(r, '@'))) {
+		memmove(r, at + 1, strlen(at));	/* split('@')[1] */
+		if ((at = strchr(r, '@')))
+			*at = '\0';
+	}
+}
+
+/*
+ * Answer one request, x->rq, under the file's configuration gc: the
+ * configuration in force, the decision, the instance memory, the reply.
+ */
+static void
+pol_request(Ctx *x, const Conf *gc, const char *path)
+{
+	Request *rq = x->rq;
 	int peruser = 0;
 
+	arena_reset();	/* the one place: what the last request used goes */
 	if (rq->bad) {
 		reply("action=%s", gc->error_action);
 		return;
@@ -4450,36 +4765,30 @@ pol_request(const Conf *gc, Request *rq, const char *path)
 		reply("action=dunno mock header field that should be ignored");
 		return;
 	}
-	if (!*rq->v[AT_RECIPIENT])
-		strcpy(rq->v[AT_RECIPIENT], "none");
-	rq->has[AT_RECIPIENT] = 1;
-	if (*gc->per_user) {
-		peruser = pol_peruser(gc, rq->v[AT_RECIPIENT], &uc);
-		cf = &uc;
-		if (peruser && gc->debug >= 2)
-			logmsg(LOG_INFO, "Per user configuration data in use for: %s", rq->v[AT_RECIPIENT]);
-	} else if (strcmp(gc->hide_receiver, "No")) {
-		strcpy(rq->v[AT_RECIPIENT], "<UNKNOWN>");
-	} else if (strcmp(rq->v[AT_RECIPIENT], "none") && (at = strchr(rq->v[AT_RECIPIENT], '@'))) {
-		memmove(rq->v[AT_RECIPIENT], at + 1, strlen(at));	/* split('@')[1] */
-		if ((at = strchr(rq->v[AT_RECIPIENT], '@')))
-			*at = '\0';
-	}
-	pol_decide(cf, rq, peruser, &o);
-	pol_answer(cf, rq, &o);
+	pol_recipient(rq, gc);
+	x->cf = gc;
+	x->rcpt = rq->v[AT_RECIPIENT];
+	if (*gc->per_user && (peruser = pol_peruser(x, gc)) && gc->debug >= 2)
+		logmsg(LOG_INFO, "Per user configuration data in use for: %s", x->rcpt);
+	x->inst = peruser ? "" : rq->v[AT_INSTANCE];
+	x->sender = rq->has[AT_SENDER] ? rq->v[AT_SENDER] : "";
+	x->helo = rq->has[AT_HELO] ? rq->v[AT_HELO] : "";
+	x->o.mtext = NULL;
+	pol_decide(x);
+	pol_remember(x);
+	pol_answer(x);
 }
 
 /* spawn (default): the policy protocol on stdin/stdout until EOF. */
 static int
 mode_spawn(const Conf *cf, const char *path)
 {
-	static Request rq;
-
 	if (cf->debug >= 3)
 		logmsg(LOG_INFO, "Starting");
-	while (in_request(cf, &rq)) {
+	ctx.rq = &request;
+	while (in_request(cf, &request)) {
 		in_state(S_BUSY);
-		pol_request(cf, &rq, path);
+		pol_request(&ctx, cf, path);
 		in_state(S_IDLE);
 	}
 	if (cf->debug >= 3)
@@ -4488,8 +4797,6 @@ mode_spawn(const Conf *cf, const char *path)
 }
 
 /* listener */
-
-static volatile sig_atomic_t got_term, got_hup;
 
 static void
 lst_signal(int sig)
@@ -4587,9 +4894,9 @@ lst_bind(const Conf *cf, const char *spec)
 	return fd;
 }
 
-/* Whether spec ("inet:ADDR:PORT") listens on loopback only (-t warns else). */
+/* Whether spec ("inet:ADDR:PORT") is in Listen_Allow's default: loopback (-t warns else). */
 static int
-lst_loopback(const char *spec)
+lst_loopback(const Conf *cf, const char *spec)
 {
 	char host[INET6_ADDRSTRLEN + 2];
 	const char *port = strrchr(spec, ':');
@@ -4604,7 +4911,7 @@ lst_loopback(const char *spec)
 		memmove(host, host + 1, n - 2);
 		host[n - 2] = '\0';
 	}
-	return !addr_parse(host, &a, 1) && net_match(-1, "", listen_loopback, &a);
+	return !addr_parse(host, &a, 1) && net_match(&cf->listen_allow, &a, -1);
 }
 
 /* An inet peer's address as text into text; NULL for any other socket. */
@@ -4622,40 +4929,36 @@ lst_peer(const struct sockaddr_storage *ss, char *text, size_t size)
 static int
 lst_allowed(const Conf *cf, const struct sockaddr_storage *ss)
 {
-	static char nets[CONF_LINE_MAX];
 	char text[INET6_ADDRSTRLEN];
 	Addr a;
 
 	if (ss->ss_family != AF_INET && ss->ss_family != AF_INET6)
 		return 1;	/* unix: the socket's mode decides */
-	net_commas(*cf->listen_allow ? cf->listen_allow : listen_loopback, nets, sizeof(nets));
 	return lst_peer(ss, text, sizeof(text)) && !addr_parse(text, &a, 1) &&
-	       net_match(-1, "Listen_Allow", nets, &a);	/* IPv4-mapped: as IPv4 */
+	       net_match(&cf->listen_allow, &a, -1);	/* IPv4-mapped: as IPv4 */
 }
 
 /* Log a refused client: REFUSED_LOG_MAX lines a minute, then a count. */
 static void
 lst_refused(const struct sockaddr_storage *ss)
 {
-	static long long window;
-	static int logged, more;
 	char text[INET6_ADDRSTRLEN];
 	long long now = now_ms();
 
-	if (now - window >= REFUSED_LOG_MS) {
-		if (more)
-			logmsg(LOG_WARNING, "refused %d more connections not in Listen_Allow", more);
-		window = now;
-		logged = more = 0;
+	if (now - refused.window >= REFUSED_LOG_MS) {
+		if (refused.more)
+			logmsg(LOG_WARNING, "refused %d more connections not in Listen_Allow", refused.more);
+		refused.window = now;
+		refused.logged = refused.more = 0;
 	}
-	if (logged >= REFUSED_LOG_MAX) {
-		more++;
+	if (refused.logged >= REFUSED_LOG_MAX) {
+		refused.more++;
 		return;
 	}
-	logged++;
+	refused.logged++;
 	logmsg(LOG_WARNING, "refused a connection from %s: not in Listen_Allow%s",
 	       lst_peer(ss, text, sizeof(text)) ? text : "?",
-	       logged == REFUSED_LOG_MAX ? " (no more such lines this minute)" : "");
+	       refused.logged == REFUSED_LOG_MAX ? " (no more such lines this minute)" : "");
 }
 
 /*
@@ -4723,15 +5026,15 @@ lst_serve(const Conf *cf, int lfd, int cfd, const char *path, Slot *slot)
 	signal(SIGCHLD, SIG_DFL);
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);	/* lst_evict */
-	myslot = slot;
-	request_ms = cf->request_timeout * 1000;
+	in.slot = slot;
+	in.request_ms = cf->request_timeout * 1000;
 	close(lfd);
 	if (dup2(cfd, 0) < 0 || dup2(cfd, 1) < 0)
 		_exit(111);
 	if (cfd > 1)
 		close(cfd);
-	idle_ms = cf->idle_timeout * 1000;
-	if (idle_ms > 0) {	/* a client that reads no replies is idle too */
+	in.idle_ms = cf->idle_timeout * 1000;
+	if (in.idle_ms > 0) {	/* a client that reads no replies is idle too */
 		struct timeval tv = { .tv_sec = cf->idle_timeout };
 
 		setsockopt(1, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -4751,32 +5054,18 @@ lst_serve(const Conf *cf, int lfd, int cfd, const char *path, Slot *slot)
 static void
 lst_reload(Conf *cf, const char *path)
 {
-	Conf n, old;
-	char *ns;
-	size_t i;
-	int bad;
+	Conf n;
+	int bad = conf_load(path, &n);
 
-	bad = conf_read(path, &n) + conf_check(&n);
-	ns = n.nameservers;
 	if (ns_override)	/* -n stays in force */
 		n.nameservers = cf->nameservers;
 	if (bad || dns_init(&n)) {	/* as -t: the name servers too */
-		n.nameservers = ns;
 		logmsg(LOG_ERR, "%s: problems above; keeping the running configuration", path);
-		for (i = 0; i < LEN(conf_keys); i++)
-			conf_freestr(&n, i);
+		conf_free(&n);
 		return;
 	}
-	old = *cf;
-	if (ns_override) {	/* -n's string is not ours to free; the file's is */
-		old.nameservers = conf_default.nameservers;
-		if (ns != conf_default.nameservers)
-			free(ns);
-	}
+	conf_free(cf);
 	*cf = n;
-	for (i = 0; i < LEN(conf_keys); i++)
-		conf_freestr(&old, i);
-	conf_receiver(cf);
 	logmsg(LOG_INFO, "%s: configuration reloaded", path);
 }
 
@@ -4821,21 +5110,17 @@ lst_start(const Conf *cf, int lfd, int cfd, const char *path)
 }
 
 /*
- * -l: accept connections and serve each in a child, at most
- * Max_Connections.  When all are taken, an allowed client that connects
- * waits (one at a time) while lst_evict() makes room.
+ * -l, before the first client: the resolver (bad Nameservers show now,
+ * not per connection), the children's slots, the socket, then no root.
+ * Returns the listening socket; dies when one of them fails.
  */
 static int
-mode_listen(Conf *cf, const char *spec, const char *path)
+lst_setup(const Conf *cf, const char *spec)
 {
 	struct sigaction sa = { .sa_handler = lst_signal };
-	struct sockaddr_storage peer;
-	socklen_t plen;
-	struct pollfd p;
-	long long hold = 0;
-	int lfd, cfd, pending = -1, n = 0, full;
+	int lfd;
 
-	if (dns_init(cf))	/* catch bad Nameservers now, not per connection */
+	if (dns_init(cf))
 		die("cannot set up the resolver");
 	slots = mmap(NULL, MAX_CONN_LIMIT * sizeof(*slots), PROT_READ | PROT_WRITE,
 	             MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -4850,6 +5135,23 @@ mode_listen(Conf *cf, const char *spec, const char *path)
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);	/* wakes poll to reap */
 	logmsg(LOG_INFO, "listening on %s", spec);
+	return lfd;
+}
+
+/*
+ * -l: accept connections and serve each in a child, at most
+ * Max_Connections.  When all are taken, an allowed client that connects
+ * waits (one at a time) while lst_evict() makes room.
+ */
+static int
+mode_listen(Conf *cf, const char *spec, const char *path)
+{
+	struct sockaddr_storage peer;
+	socklen_t plen;
+	struct pollfd p;
+	long long hold = 0;
+	int lfd = lst_setup(cf, spec), cfd, pending = -1, n = 0, full;
+
 	while (!got_term) {
 		n = lst_reap(n);
 		if (got_hup) {
@@ -4863,10 +5165,11 @@ mode_listen(Conf *cf, const char *spec, const char *path)
 			continue;
 		}
 		if (pending >= 0 && now_ms() >= hold)
-			hold = now_ms() + (lst_evict(cf) ? EVICT_WAIT_MS : 100);
+			hold = now_ms() + (lst_evict(cf) ? EVICT_WAIT_MS : EVICT_RETRY_MS);
 		p.fd = pending < 0 ? lfd : -1;
 		p.events = POLLIN;
-		if (poll(&p, 1, pending < 0 ? 1000 : 100) <= 0 || !(p.revents & POLLIN))
+		if (poll(&p, 1, pending < 0 ? LISTEN_TICK_MS : EVICT_RETRY_MS) <= 0 ||
+		    !(p.revents & POLLIN))
 			continue;
 		plen = sizeof(peer);
 		if ((cfd = accept(lfd, (struct sockaddr *)&peer, &plen)) < 0)
@@ -4916,19 +5219,26 @@ mode_query(const Conf *cf, const char *ipstr, const char *sender, const char *he
 		[R_PASS] = 0, [R_FAIL] = 1, [R_SOFTFAIL] = 2, [R_NEUTRAL] = 3,
 		[R_NONE] = 4, [R_PERMERROR] = 5, [R_TEMPERROR] = 6,
 	};
-	static Ident id;
 	long long t0 = now_ms();
-	Addr ip;
+	Ctx *x = &ctx;
+	const Ident *id;
 
-	if (addr_parse(ipstr, &ip, 1)) {
+	if (addr_parse(ipstr, &x->ip, 1)) {
 		logmsg(LOG_ERR, "not an IP address: %s", ipstr);
 		return 64;
 	}
-	pol_ident(cf, *sender ? I_MAILFROM : I_HELO, &ip, ipstr, sender, helo, "none", &id);
-	trace("%s in %lld ms, %d DNS quer%s sent", result_name[id.r], now_ms() - t0, dns_sent,
+	arena_reset();
+	x->cf = cf;
+	x->ipstr = ipstr;
+	x->sender = sender;
+	x->helo = helo;
+	x->rcpt = "none";
+	pol_ident(x, *sender ? I_MAILFROM : I_HELO);
+	id = &x->id[*sender ? I_MAILFROM : I_HELO];
+	trace("%s in %lld ms, %d DNS quer%s sent", result_name[id->r], now_ms() - t0, dns_sent,
 	      dns_sent == 1 ? "y" : "ies");
-	printf("%s\n%s\n%s\n", result_name[id.r], id.r == R_FAIL ? id.exp : "", id.header);
-	return fflush(stdout) ? 70 : status[id.r];
+	printf("%s\n%s\n%s\n", result_name[id->r], id->r == R_FAIL ? id->exp : "", id->header);
+	return fflush(stdout) ? 70 : status[id->r];
 }
 
 static void
@@ -4942,103 +5252,106 @@ usage(void)
 	exit(64);
 }
 
-int
-main(int argc, char *argv[])
+/*
+ * Spawn mode's stderr is the Postfix socket: a usage error goes to syslog
+ * then, and to the terminal only when there is one.
+ */
+static int
+badusage(const char *ident, const char *msg)
 {
-	static Conf cf;	/* its strings live as long as the process */
-	const char *conffile = NULL, *ns = NULL, *ident, *listen = NULL;
-	int ch, query = 0, check = 0, root = 0, bad;
+	if ((log_stderr = isatty(2)))
+		usage();
+	openlog(ident, LOG_PID, LOG_MAIL);
+	syslog(LOG_ERR, "%s", msg);
+	return 64;
+}
 
-	ident = (ident = strrchr(argv[0] ? argv[0] : "", '/')) ? ident + 1 : argv[0];
-	if (!ident || !*ident)
-		ident = log_ident;
-	signal(SIGPIPE, SIG_IGN);
+/* The options into o; returns 0, or the exit status of a usage error. */
+static int
+options(int argc, char *argv[], Opts *o)
+{
+	char msg[64];
+	int ch;
+
 	opterr = 0;
 	while ((ch = getopt(argc, argv, "Vqvc:n:tl:dR")) != -1) {
 		switch (ch) {
 		case 'V':
 			printf("spfpolicy %s (c-ares %s)\n", VERSION, ares_version(NULL));
-			return 0;
-		case 'q':
-			query = 1;
-			break;
-		case 'v':	/* with -q: the evaluation on stderr */
-			verbose = 1;
-			break;
-		case 'c':
-			conffile = optarg;
-			break;
-		case 'n':
-			ns = optarg;
-			break;
-		case 't':
-			check = 1;
-			break;
-		case 'l':
-			listen = optarg;
-			break;
-		case 'd':	/* listener in the foreground of a terminal */
-			log_stderr = 1;
-			break;
-		case 'R':	/* serve as root: for tests in a private namespace */
-			root = 1;
-			break;
-		default:	/* spawn mode: stderr is the Postfix socket */
-			if ((log_stderr = isatty(2)))
-				usage();
-			openlog(ident, LOG_PID, LOG_MAIL);
-			log_syslog = 1;
-			logmsg(LOG_ERR, "usage: unknown option -%c", optopt);
-			return 64;
+			exit(0);
+		case 'q': o->query = 1; break;
+		case 'v': verbose = 1; break;	/* with -q: the evaluation on stderr */
+		case 'c': o->conffile = optarg; break;
+		case 'n': o->ns = optarg; break;
+		case 't': o->check = 1; break;
+		case 'l': o->listen = optarg; break;
+		case 'd': log_stderr = 1; break;	/* listener in the foreground of a terminal */
+		case 'R': o->root = 1; break;	/* serve as root: for tests in a private namespace */
+		default:
+			snprintf(msg, sizeof(msg), "usage: unknown option -%c", optopt);
+			return badusage(o->ident, msg);
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	if (verbose && !query) {	/* spawn mode: stderr may be the socket */
-		if (isatty(2))
-			usage();
-		openlog(ident, LOG_PID, LOG_MAIL);
-		syslog(LOG_ERR, "usage: -v goes with -q");
-		return 64;
-	}
-	if (query || check) {
+	o->argc = argc - optind;
+	o->argv = argv + optind;
+	if (verbose && !o->query)	/* spawn mode: stderr may be the socket */
+		return badusage(o->ident, "usage: -v goes with -q");
+	if (o->query || o->check) {
 		log_stderr = 1;
-		if (check && argc == 1 && !query)
-			conffile = argv[0];
-		else if (check || argc != 3)
+		if (o->check && o->argc == 1 && !o->query)
+			o->conffile = o->argv[0];
+		else if (o->check || o->argc != 3)
 			usage();
 	} else {	/* under Postfix stderr is the socket; by hand, a terminal */
-		log_syslog = !(log_stderr && listen);	/* -d: stderr only */
+		log_syslog = !(log_stderr && o->listen);	/* -d: stderr only */
 		log_stderr = !log_syslog || isatty(2);
-		openlog(ident, LOG_PID, LOG_MAIL);
-		conffile = argc > 0 ? argv[0] : default_config;
+		openlog(o->ident, LOG_PID, LOG_MAIL);
+		o->conffile = o->argc > 0 ? o->argv[0] : default_config;
 	}
-	cf = conf_default;
-	bad = conffile ? conf_read(conffile, &cf) : 0;
-	if ((ns_override = ns != NULL))
-		cf.nameservers = (char *)ns;
-	bad += conf_check(&cf);
-	if (check) {
-		bad += dns_init(&cf) != 0;
-		if (listen && !*cf.listen_allow && !lst_loopback(listen))
-			printf("%s: Listen_Allow is unset: only loopback clients may connect to %s\n",
-			       conffile, listen);
-		printf("%s: %d problem%s\n", conffile, bad, bad == 1 ? "" : "s");
-		return bad ? 1 : 0;
-	}
-	conf_receiver(&cf);
-	if (listen)	/* each connection gets its own resolver */
-		return mode_listen(&cf, listen, conffile);
-	if (dns_init(&cf))
+	return 0;
+}
+
+/* -t: what the configuration would do, every problem logged; 1 when there is one. */
+static int
+mode_check(const Conf *cf, const Opts *o, int bad)
+{
+	bad += dns_init(cf) != 0;
+	if (o->listen && !cf->listen_allow_set && !lst_loopback(cf, o->listen))
+		printf("%s: Listen_Allow is unset: only loopback clients may connect to %s\n",
+		       o->conffile, o->listen);
+	printf("%s: %d problem%s\n", o->conffile, bad, bad == 1 ? "" : "s");
+	return bad ? 1 : 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	Opts o = { 0 };
+	int bad;
+
+	o.ident = (o.ident = strrchr(argv[0] ? argv[0] : "", '/')) ? o.ident + 1 : argv[0];
+	if (!o.ident || !*o.ident)
+		o.ident = log_ident;
+	signal(SIGPIPE, SIG_IGN);
+	if ((bad = options(argc, argv, &o)))
+		return bad;
+	bad = conf_load(o.conffile, &config);
+	if ((ns_override = o.ns != NULL))
+		config.nameservers = o.ns;
+	if (o.check)
+		return mode_check(&config, &o, bad);
+	if (o.listen)	/* each connection gets its own resolver */
+		return mode_listen(&config, o.listen, o.conffile);
+	if (dns_init(&config))
 		return 70;
-	if (query) {
+	if (o.query) {
 		harden(0);
-		return mode_query(&cf, argv[0], argv[1], argv[2]);
+		return mode_query(&config, o.argv[0], o.argv[1], o.argv[2]);
 	}
-	if ((getuid() == 0 || geteuid() == 0) && !root)
+	if ((getuid() == 0 || geteuid() == 0) && !o.root)
 		die("refusing to serve as root: Postfix's spawn(8) runs it as the user= of "
 		    "its master.cf entry; to try it by hand, run it as that user "
 		    "(su -s /bin/sh nobody -c 'spfpolicy CONFIG'), or give -R");
 	harden(1);
-	return mode_spawn(&cf, conffile);
+	return mode_spawn(&config, o.conffile);
 }

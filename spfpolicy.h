@@ -46,49 +46,97 @@ typedef struct {	/* a client address; IPv4 in the first 4 bytes */
 	unsigned char b[16];
 } Addr;
 
-/* The live configuration: every pypolicyd-spf key, then our own. */
+typedef struct {	/* a network: addr/bits */
+	Addr a;
+	int bits;
+} Net;
+
+typedef struct {	/* a network list, compiled (skip_addresses, Whitelist, Listen_Allow) */
+	const char *key;	/* for the log line */
+	const char *text;	/* as written: -t names every bad entry */
+	Net *net;
+	int n;
+	const char *bad;	/* the first entry that is no network: the list ends there */
+	const char *err;	/* what is wrong with it */
+} NetList;
+
+/*
+ * The configuration in force, compiled from the file (and for one
+ * request from a Per_User line): every pypolicyd-spf key, then our own.
+ * After loading, nothing compares configuration strings.
+ */
 typedef struct {
 	int debug;			/* debugLevel */
-	char *helo_reject;		/* HELO_reject */
-	char *mfrom_reject;		/* Mail_From_reject */
-	char *permerror_reject;		/* PermError_reject: "True" */
-	char *temperror_defer;		/* TempError_Defer: "True" */
-	char *skip_addresses;		/* skip_addresses */
-	char *whitelist;		/* Whitelist */
-	char *domain_whitelist;		/* Domain_Whitelist */
-	char *helo_whitelist;		/* HELO_Whitelist */
-	char *domain_whitelist_ptr;	/* Domain_Whitelist_PTR */
-	char *reject_not_pass;		/* Reject_Not_Pass_Domains */
-	char *no_mail;			/* No_Mail: "True" */
-	char *helo_pass_restriction;	/* HELO_pass_restriction */
-	char *mfrom_pass_restriction;	/* Mail_From_pass_restriction */
-	char *prospective;		/* Prospective */
+	int policy[NUM_IDENTS];		/* HELO_reject, Mail_From_reject */
+	int permerror_reject;		/* PermError_reject is "True" */
+	int temperror_defer;		/* TempError_Defer is "True" */
+	NetList skip;			/* skip_addresses */
+	NetList whitelist;		/* Whitelist */
+	const char *domain_whitelist;	/* Domain_Whitelist: domain lists are */
+	const char *helo_whitelist;	/*   their entries, each ended by a NUL, */
+	const char *domain_whitelist_ptr;	/*   then an empty one */
+	const char *reject_not_pass;	/* Reject_Not_Pass_Domains */
+	int no_mail;			/* No_Mail is "True" */
+	const char *restriction[NUM_IDENTS];	/* HELO_, Mail_From_pass_restriction */
+	const char *prospective;	/* Prospective; "": none */
 	int test_only;			/* TestOnly: 0 answers dunno */
-	char *enhanced_codes;		/* SPF_Enhanced_Status_Codes: "No" */
-	char *header_type;		/* Header_Type */
-	char *hide_receiver;		/* Hide_Receiver: anything but "No" */
-	char *authserv_id;		/* Authserv_Id: HOSTNAME = gethostname */
-	int lookup_time;		/* Lookup_Time, s; 0: 20 s per query */
+	int enhanced;			/* SPF_Enhanced_Status_Codes is not "No" */
+	int htype;			/* Header_Type, as pypolicyd-spf reads it */
+	int hide_receiver;		/* Hide_Receiver is not "No" */
+	const char *authserv_id;	/* Authserv_Id, lower case; HOSTNAME and "": the host name */
+	int authserv_set;		/* Authserv_Id was not "" (-t) */
+	int lookup_time;		/* Lookup_Time, s; 0: LOOKUP_FALLBACK_MS per query */
 	int whitelist_lookup_time;	/* Whitelist_Lookup_Time, s */
 	int void_limit;			/* Void_Limit, RFC 7208 4.6.4 */
-	char *reason_message;		/* Reason_Message */
+	const char *reason_message;	/* Reason_Message */
 	int mock;			/* Mock */
-	char *per_user;			/* Per_User */
+	const char *per_user;		/* Per_User as written; "": unset */
+	const char *per_user_path;	/* its file when it is "text,<path>", else NULL */
+	int seed_only;			/* defaultSeedOnly was given */
 	/* our own keys */
-	char *nameservers;		/* Nameservers: host[:port],... */
-	char *default_exp;		/* Default_Explanation */
-	char *why_url;			/* Explanation_URL: {url} template */
-	char *receiver_domain;		/* Receiver_Domain: %{r} */
+	const char *nameservers;	/* Nameservers: host[:port],... */
+	const char *default_exp;	/* Default_Explanation */
+	const char *why_url;		/* Explanation_URL: {url} template */
+	const char *receiver;		/* %{r}: Receiver_Domain, else the host name */
 	int dns_timeout_ms;		/* DNS_Timeout_ms: one try */
 	int dns_tries;			/* DNS_Tries */
-	char *error_action;		/* Error_Action: bad input, internal error */
-	char *listen_user;		/* Listen_User: -l drops to it */
-	char *listen_group;		/* Listen_Group; empty: the user's */
-	char *listen_mode;		/* Listen_Mode: unix socket, octal */
-	char *listen_owner;		/* Listen_Owner: unix socket owner */
+	const char *error_action;	/* Error_Action: bad input, internal error */
+	const char *listen_user;	/* Listen_User: -l drops to it */
+	const char *listen_group;	/* Listen_Group; "": the user's */
+	const char *listen_mode;	/* Listen_Mode: unix socket, octal */
+	const char *listen_owner;	/* Listen_Owner: unix socket owner */
 	int max_connections;		/* Max_Connections */
 	int idle_timeout;		/* Idle_Timeout, s */
 	int request_timeout;		/* Request_Timeout, s */
-	char *listen_allow;		/* Listen_Allow; empty: loopback only */
-	int seed_only;			/* defaultSeedOnly was given */
+	NetList listen_allow;		/* Listen_Allow; unset: loopback */
+	int listen_allow_set;
+	/* where the compiled values live */
+	int overlay;			/* a Per_User line's: in the request's arena */
+	void *blocks;			/* else: malloc'd blocks, freed together */
 } Conf;
+
+enum KeyType {	/* how a key's value is read */
+	K_INT,		/* a decimal in [min, max] */
+	K_BOOL,		/* False, No, Off, 0, "": off (Mock) */
+	K_TRUE,		/* on when exactly "True", as pypolicyd-spf tests it */
+	K_NOTNO,	/* on unless exactly "No" */
+	K_POLICY,	/* enum Policy */
+	K_HTYPE,	/* enum HeaderType */
+	K_STR,
+	K_NETS,		/* a network list */
+	K_ALLOW,	/* Listen_Allow: a network list, blanks separate too */
+	K_DOMAINS,	/* a domain list */
+	K_PERUSER,	/* "text,<path>" */
+	K_SEED,		/* defaultSeedOnly: deprecated, a warning per request */
+	K_IGNORED,	/* the milter's keys */
+	NUM_KEYTYPES
+};
+
+typedef struct {	/* one key of the config file */
+	const char *name;	/* case-sensitive, as pypolicyd-spf reads it */
+	int type;
+	size_t off;		/* its field in Conf */
+	const char *def;	/* the default, as the file would say it; NULL: none */
+	long min, max;		/* K_INT */
+	int peruser;		/* a Per_User line may set it */
+} Key;
