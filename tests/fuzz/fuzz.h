@@ -250,8 +250,9 @@ fz_reset(void)
 	dcache_next = 0;
 	memset(icache, 0, sizeof(icache));
 	icache_next = 0;
-	arena_used = 0;
-	idle_ms = 0;
+	arena_reset();
+	input.idle_ms = input.request_ms = 0;
+	input.pos = input.len = 0;
 	fz_queries = 0;
 	fz_depth = 0;
 }
@@ -261,13 +262,32 @@ static void
 fz_quiet(void)
 {
 	FILE *null;
-	Conf cf = conf_default;
 
 	log_stderr = 1;		/* never syslog from a fuzzer */
-	cf.receiver_domain = "receiver.test";
-	conf_receiver(&cf);	/* %{r} */
 	if (getenv("FUZZ_LOG"))
 		return;
 	if ((null = fopen("/dev/null", "w")))
 		stderr = null;	/* sanitizers and libFuzzer write to fd 2 */
+}
+
+/*
+ * cf compiled from text, a config file's lines, the way spfpolicy loads
+ * one (conf_load through a temporary file).  Returns its problems.
+ */
+static int
+fz_conf(Conf *cf, const char *text)
+{
+	char path[256];
+	const char *dir = getenv("TMPDIR");
+	int fd, bad;
+
+	snprintf(path, sizeof(path), "%s/fuzz_conf.XXXXXX", dir && *dir ? dir : "/tmp");
+	if ((fd = mkstemp(path)) < 0 || write(fd, text, strlen(text)) < 0) {
+		perror(path);
+		abort();
+	}
+	close(fd);
+	bad = conf_load(path, cf);
+	unlink(path);
+	return bad;
 }

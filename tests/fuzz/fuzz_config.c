@@ -1,12 +1,12 @@
 /* See LICENSE file for copyright and license details.
  *
  * fuzz_config - the config file parser.  The input is written to a
- * temporary file and read with conf_read() and conf_check(), as at
- * start-up, -t and SIGHUP; then what the values feed at request time
- * runs on them: the Reason_Message and Explanation_URL templates
- * (pol_message), the network lists (net_match), the domain lists
- * (pol_indomains, pol_action), the header (pol_header, pol_htype); and
- * the same file is read once more as a Per_User file (pol_peruser).
+ * temporary file and compiled with conf_load(), as at start-up, -t and
+ * SIGHUP; then what the values feed at request time runs on them: the
+ * Reason_Message and Explanation_URL templates (pol_message), the
+ * network lists (net_match), the domain lists (pol_indomains,
+ * pol_action), the header (pol_header); and the same file is read once
+ * more as a Per_User file (pol_peruser), compiled over the first.
  *
  * Checks beyond the sanitizers, against a model of the format (lines end
  * at a newline, at most CONF_LINE_MAX - 2 octets): a string key set only
@@ -14,10 +14,10 @@
  * found for a recipient exactly when a line names it.  So a long line or
  * a NUL may spoil its own line, never another.
  *
- * Leaks: conf_read() strdup()s the values it reads; after each input the
- * harness frees them with conf_freestr(), as lst_reload() does with the
- * configuration it replaces.  Leak detection stays on: a string conf_read
- * loses (a key given twice, Authserv_Id = HOSTNAME) is reported.
+ * Leaks: conf_load() keeps what it compiles in blocks of its own; after
+ * each input the harness frees them with conf_free(), as lst_reload()
+ * does with the configuration it replaces.  Leak detection stays on: a
+ * block conf_load loses is reported.
  */
 #define DNS_SEND(q)	fz_send(q)
 static void fz_send(void *);
@@ -84,7 +84,7 @@ trim(const char **s, const char **e)
 }
 
 typedef struct {
-	size_t key;		/* index in conf_keys */
+	size_t key;		/* index in keys */
 	const char *val;	/* the last clean line's value */
 	size_t len;
 	int dirty;		/* an unclean line may set it too */
@@ -96,7 +96,7 @@ want_line(const char *s, size_t len, int clean, void *arg)
 {
 	Want *w = arg;
 	const char *e = s + len, *eq, *hash, *ns, *ne, *vs, *ve;
-	size_t klen = strlen(conf_keys[w->key].name);
+	size_t klen = strlen(keys[w->key].name);
 
 	if ((hash = memchr(s, '#', e - s)))
 		e = hash;
@@ -105,7 +105,7 @@ want_line(const char *s, size_t len, int clean, void *arg)
 	ns = s, ne = eq, vs = eq + 1, ve = e;
 	trim(&ns, &ne);
 	trim(&vs, &ve);
-	if ((size_t)(ne - ns) != klen || memcmp(ns, conf_keys[w->key].name, klen))
+	if ((size_t)(ne - ns) != klen || memcmp(ns, keys[w->key].name, klen))
 		return;
 	if (!clean) {
 		w->dirty = 1;
@@ -119,6 +119,7 @@ want_line(const char *s, size_t len, int clean, void *arg)
 /*
  * Every string key set by clean lines only has the last such value: a
  * long line or one with a NUL must not swallow or make another line.
+ * (Authserv_Id and Receiver_Domain are made from the host name too.)
  */
 static void
 check_values(const uint8_t *d, size_t n, const Conf *cf)
@@ -127,18 +128,19 @@ check_values(const uint8_t *d, size_t n, const Conf *cf)
 	size_t i;
 	Want w;
 
-	for (i = 0; i < LEN(conf_keys); i++) {
-		if (conf_keys[i].type != K_STR)
+	for (i = 0; i < LEN(keys); i++) {
+		if ((keys[i].type != K_STR && keys[i].type != K_PERUSER) ||
+		    keys[i].off == offsetof(Conf, authserv_id) || keys[i].off == offsetof(Conf, receiver))
 			continue;
 		memset(&w, 0, sizeof(w));
 		w.key = i;
 		lines(d, n, want_line, &w);
-		if (!w.val || w.dirty || (w.len == 8 && !memcmp(w.val, "HOSTNAME", 8)))
+		if (!w.val || w.dirty)
 			continue;
-		got = *(char *const *)((const char *)cf + conf_keys[i].off);
+		got = *(char *const *)((const char *)cf + keys[i].off);
 		if (strlen(got) != w.len || memcmp(got, w.val, w.len)) {
 			dprintf(2, "fuzz: %s is \"%.60s\", the file says \"%.*s\"\n",
-			        conf_keys[i].name, got, (int)MIN(w.len, 60), w.val);
+			        keys[i].name, got, (int)MIN(w.len, 60), w.val);
 			abort();
 		}
 	}
@@ -170,49 +172,63 @@ who_line(const char *s, size_t len, int clean, void *arg)
 	}
 }
 
+/* Each identity's reject and defer texts, and the MAIL FROM header. */
+static void
+texts(Ctx *x)
+{
+	static char out[REPLY_MAX];
+	int ident, act;
+
+	for (ident = 0; ident < NUM_IDENTS; ident++) {
+		x->id[ident].r = R_FAIL;
+		snprintf(x->id[ident].reason, sizeof(x->id[ident].reason), "SPF fail - not authorized");
+		for (act = A_REJECT; act <= A_DEFER; act++) {
+			x->id[ident].act = act;
+			pol_message(x, ident, out, sizeof(out));
+			if (strlen(out) >= sizeof(out))
+				abort();
+		}
+	}
+	pol_header(x, I_MAILFROM, &x->id[I_MAILFROM]);
+}
+
 static void
 use(const Conf *cf)
 {
 	static const char *const rcpts[] = { "user@example.com", "postmaster@example.com", "" };
-	static char out[REPLY_MAX], hdr[REPLY_MAX];
-	static Ident id;
-	static Conf uc;
+	Ctx *x = &ctx;
 	Conf pu;
 	Addr a4, a6, m6;
 	size_t i;
-	int local, act;
+	int local, found;
 
 	addr_parse("192.0.2.1", &a4, 0);
 	addr_parse("2001:db8::1", &a6, 0);
 	addr_parse("::ffff:127.0.0.1", &m6, 0);
-	for (act = A_REJECT; act <= A_DEFER; act++) {
-		pol_message(cf, act, "SPF fail - not authorized", I_MAILFROM, "user@example.com",
-		            "192.0.2.1", "example.com", out, sizeof(out));
-		if (strlen(out) >= sizeof(out))
-			abort();
-	}
-	net_match(cf->debug, "skip_addresses", cf->skip_addresses, &a4);
-	net_match(cf->debug, "Whitelist", cf->whitelist, &a6);
-	net_match(cf->debug, "Whitelist", cf->whitelist, &m6);
+	x->cf = cf;
+	x->ipstr = "192.0.2.1";
+	x->helo = "helo.example.com";
+	x->sender = "user@example.com";
+	x->rcpt = "example.com";
+	texts(x);
+	net_match(&cf->skip, &a4, cf->debug);
+	net_match(&cf->whitelist, &a6, cf->debug);
+	net_match(&cf->whitelist, &m6, cf->debug);
+	net_match(&cf->listen_allow, &a4, -1);
 	pol_indomains(cf->domain_whitelist_ptr, "mail.example.com");
 	for (i = 0; i < NUM_RESULTS; i++) {
 		pol_action(cf, I_HELO, "example.com", i, &local);
 		pol_action(cf, I_MAILFROM, "example.com", i, &local);
 	}
-	id.r = R_FAIL;
-	id.act = A_REJECT;
-	snprintf(id.reason, sizeof(id.reason), "SPF fail - not authorized");
-	pol_htype(cf);
-	pol_header(cf, &id, I_MAILFROM, "192.0.2.1", "helo.example.com", "user@example.com",
-	           "example.com", hdr, sizeof(hdr));
 	/* the same bytes as a Per_User file */
 	pu = *cf;
-	pu.per_user = (char[sizeof(path) + 5]){ 0 };
-	snprintf(pu.per_user, sizeof(path) + 5, "text,%s", path);
+	pu.per_user = "text,";
+	pu.per_user_path = path;
 	for (i = 0; i < LEN(rcpts); i++) {
 		Who w = { rcpts[i], 0, 0 };
-		int found = pol_peruser(&pu, rcpts[i], &uc);
 
+		x->rcpt = rcpts[i];
+		found = pol_peruser(x, &pu);
 		lines(in, inlen, who_line, &w);
 		if ((found && !w.clean && !w.dirty) || (!found && w.clean)) {
 			dprintf(2, "fuzz: Per_User line for \"%s\": %s\n", rcpts[i],
@@ -220,8 +236,7 @@ use(const Conf *cf)
 			abort();
 		}
 		if (found)
-			pol_message(&uc, A_REJECT, "reason", I_HELO, "helo.example.com", "2001:db8::1",
-			            "example.com", out, sizeof(out));
+			texts(x);
 	}
 }
 
@@ -230,7 +245,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	Conf cf;
 	FILE *fp;
-	size_t i;
 
 	fz_reset();
 	if (!(fp = fopen(path, "w")) || fwrite(data, 1, size, fp) != size || fclose(fp)) {
@@ -239,11 +253,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	in = data;
 	inlen = size;
-	conf_read(path, &cf);
+	conf_load(path, &cf);
 	check_values(data, size, &cf);
-	conf_check(&cf);
 	use(&cf);
-	for (i = 0; i < LEN(conf_keys); i++)
-		conf_freestr(&cf, i);
+	conf_free(&cf);
 	return 0;
 }

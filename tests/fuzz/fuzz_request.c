@@ -31,52 +31,63 @@ enum {	/* the first byte */
 static char peruser[64] = "text,";
 static int infd = -1, outfd = -1;
 
+/* The configuration of variant v, as its file says it. */
 static void
-variant(unsigned v, Conf *cf)
+variant_text(unsigned v, char *buf, size_t size)
 {
-	*cf = conf_default;
-	cf->authserv_id = "mx.receiver.test";
+	size_t n = 0;
+
+#define LINE(...)	(n += snprintf(buf + n, size - n, __VA_ARGS__))
+	LINE("Authserv_Id = mx.receiver.test\nReceiver_Domain = receiver.test\n");
 	if (v & V_AR)
-		cf->header_type = v & V_NOMAIL ? "None" : "AR";
-	if (v & V_ERRORS) {
-		cf->permerror_reject = "True";
-		cf->temperror_defer = "True";
-	}
+		LINE("Header_Type = %s\n", v & V_NOMAIL ? "None" : "AR");
+	if (v & V_ERRORS)
+		LINE("PermError_reject = True\nTempError_Defer = True\n");
 	if (v & V_NOMAIL)
-		cf->no_mail = "True";
-	if (v & V_LISTS) {
-		cf->whitelist = "198.51.100.0/24, 2001:db8:ffff::/48, bogus";
-		cf->domain_whitelist = "wl.test,nx.test";
-		cf->helo_whitelist = "helo.wl.test";
-		cf->domain_whitelist_ptr = "pass.test";
-		cf->skip_addresses = "127.0.0.0/8,::ffff:127.0.0.0/104,::1,203.0.113.0/24";
-	}
+		LINE("No_Mail = True\n");
+	if (v & V_LISTS)
+		LINE("Whitelist = 198.51.100.0/24, 2001:db8:ffff::/48, bogus\n"
+		     "Domain_Whitelist = wl.test,nx.test\nHELO_Whitelist = helo.wl.test\n"
+		     "Domain_Whitelist_PTR = pass.test\n"
+		     "skip_addresses = 127.0.0.0/8,::ffff:127.0.0.0/104,::1,203.0.113.0/24\n");
 	if (v & V_PERUSER)
-		cf->per_user = peruser;
-	if (v & V_POLICY) {
-		cf->helo_reject = v & V_AR ? "Null" : "SPF_Not_Pass";
-		cf->mfrom_reject = v & V_ERRORS ? "False" : "Softfail";
-		cf->reject_not_pass = "rnp.test, neutral.test";
-		cf->helo_pass_restriction = "helo_passed_spf";
-		cf->mfrom_pass_restriction = v & V_LISTS ? "" : "mfrom_passed_spf";
+		LINE("Per_User = %s\n", peruser);
+	if (v & V_POLICY)
+		LINE("HELO_reject = %s\nMail_From_reject = %s\n"
+		     "Reject_Not_Pass_Domains = rnp.test, neutral.test\n"
+		     "HELO_pass_restriction = helo_passed_spf\nMail_From_pass_restriction = %s\n",
+		     v & V_AR ? "Null" : "SPF_Not_Pass", v & V_ERRORS ? "False" : "Softfail",
+		     v & V_LISTS ? "" : "mfrom_passed_spf");
+	if (v & V_VERBOSE)
+		LINE("debugLevel = 5\nHide_Receiver = Yes\n"
+		     "Reason_Message = {rejectdefer:*^30} {{literal}} {spf:.40} {url:>5s}\n"
+		     "Explanation_URL = https://why.test/?s={scope}&id={identity:.20}&ip={ip}&r={receiver}\n"
+		     "defaultSeedOnly = 1\n");
+	if (v & V_TESTONLY)
+		LINE("TestOnly = 0\nSPF_Enhanced_Status_Codes = No\n");
+	if ((v & V_TESTONLY) && (v & V_POLICY))
+		LINE("HELO_reject = No_Check\n");
+	if ((v & V_TESTONLY) && (v & V_PERUSER))
+		LINE("Prospective = 192.0.2.1\n");
+	if ((v & V_TESTONLY) && (v & (V_AR | V_ERRORS | V_NOMAIL)) == (V_AR | V_ERRORS | V_NOMAIL))
+		LINE("Mock = True\n");
+#undef LINE
+}
+
+/* Variant v's configuration, compiled the first time it is asked for. */
+static const Conf *
+variant(unsigned v)
+{
+	static Conf cf[256];
+	static int made[256];
+	char text[2048];
+
+	if (!made[v]) {
+		variant_text(v, text, sizeof(text));
+		fz_conf(&cf[v], text);
+		made[v] = 1;
 	}
-	if (v & V_VERBOSE) {
-		cf->debug = 5;
-		cf->hide_receiver = "Yes";
-		cf->reason_message = "{rejectdefer:*^30} {{literal}} {spf:.40} {url:>5s}";
-		cf->why_url = "https://why.test/?s={scope}&id={identity:.20}&ip={ip}&r={receiver}";
-		cf->seed_only = 1;
-	}
-	if (v & V_TESTONLY) {
-		cf->test_only = 0;
-		cf->enhanced_codes = "No";
-		if (v & V_POLICY)
-			cf->helo_reject = "No_Check";
-		if (v & V_PERUSER)
-			cf->prospective = "192.0.2.1";
-		if ((v & (V_AR | V_ERRORS | V_NOMAIL)) == (V_AR | V_ERRORS | V_NOMAIL))
-			cf->mock = 1;
-	}
+	return &cf[v];
 }
 
 /* The number of requests in the input, as the protocol defines them. */
@@ -183,11 +194,11 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	Conf cf;
+	const Conf *cf;
 
 	if (size < 1)
 		return 0;
-	variant(data[0], &cf);
+	cf = variant(data[0]);
 	data++;
 	size--;
 	fz_reset();
@@ -198,7 +209,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	lseek(infd, 0, SEEK_SET);
 	lseek(outfd, 0, SEEK_SET);
-	mode_spawn(&cf, "fuzz.conf");
+	mode_spawn(cf, "fuzz.conf");
 	check_replies(requests(data, size));
 	return 0;
 }

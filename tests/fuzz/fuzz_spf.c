@@ -169,7 +169,8 @@ check(const Conf *cf, const char *ipstr, const char *sender, int ident)
 
 	qno = 0;
 	addr_parse(ipstr, &ip, 1);
-	r = spf_check(cf, &ip, sender, "h.test", ident, &c);
+	spf_begin(&c, cf, &ip, cf->lookup_time);
+	r = spf_check(&c, sender, "h.test", ident);
 	if (r < 0 || r >= NUM_RESULTS)
 		abort();
 	for (i = 0; c.exp[i]; i++)
@@ -189,10 +190,11 @@ macros(const char *local, const char *s, size_t n)
 	c.local = local;
 	c.sdomain = "d.test";
 	c.helo = "h.test";
+	c.receiver = "receiver.test";
 	c.void_limit = 2;
 	for (exp = 0; exp <= 1; exp++) {
 		qno = 0;
-		arena_used = 0;
+		arena_reset();
 		memset(out, 0, sizeof(out));
 		v = spf_macro(NULL, s, n, NULL, exp, NULL, 0);
 		e = spf_macro(&c, s, n, "d.test", exp, out, sizeof(out));
@@ -218,6 +220,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	fz_quiet();
+	fz_conf(&config, "Receiver_Domain = receiver.test\n");
 	return 0;
 }
 
@@ -227,7 +230,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static char local[65];
 	static char *sender;
 	const unsigned char *p = data, *e = data + size, *nl;
-	Conf cf = conf_default;
+	const Conf *cf = &config;
 	size_t i;
 
 	for (i = 0; i < NUM_LINES; i++) {
@@ -243,10 +246,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sender = (char[sizeof(local) + 8]){ 0 };
 	snprintf(sender, sizeof(local) + 8, "%s@d.test", local);
 	fz_reset();
-	cf.lookup_time = 20;
-	check(&cf, "192.0.2.1", sender, I_MAILFROM);
-	check(&cf, "2001:db8::1", sender, I_MAILFROM);
-	check(&cf, "192.0.2.1", "", I_HELO);
+	check(cf, "192.0.2.1", sender, I_MAILFROM);
+	check(cf, "2001:db8::1", sender, I_MAILFROM);
+	check(cf, "192.0.2.1", "", I_HELO);
 	macros(local, (const char *)line[L_TOP], linelen[L_TOP]);
 	return 0;
 }
