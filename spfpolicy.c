@@ -290,6 +290,7 @@ static char *astrndup(const char *, size_t);
 static int num(const char *, long, long, long *);
 static int casecmpn(const char *, const char *, size_t);
 static int put(char *, size_t, size_t *, const char *, size_t);
+static int join(char *, size_t, ...);
 static char *strip(char *);
 
 static int addr_parse(const char *, Addr *, int);
@@ -530,7 +531,7 @@ static struct {		/* what comes from Postfix: spawn mode, or a listener's child *
 	int request_ms;		/* listener: a request's limit from its first byte */
 	long long start;	/* ms: the first byte of the request being read */
 	Slot *slot;		/* a listener child's own */
-} in;
+} input;
 static Slot *slots;		/* listener: MAX_CONN_LIMIT, shared with the children */
 static volatile sig_atomic_t got_evict;	/* a listener child: go, for a new client */
 static volatile sig_atomic_t got_term, got_hup;
@@ -761,6 +762,33 @@ put(char *out, size_t size, size_t *len, const char *s, size_t n)
 	memcpy(out + *len, s, n);
 	*len += n;
 	return 0;
+}
+
+/*
+ * The strings up to a NULL one, one after the other, into out (size
+ * bytes): snprintf's "%s%s..." without a format to read, for what every
+ * request writes.  Returns the length, or -1 when it was cut to fit.
+ */
+static int
+join(char *out, size_t size, ...)
+{
+	const char *s;
+	size_t n = 0, k;
+	va_list ap;
+	int cut = 0;
+
+	va_start(ap, size);
+	while (!cut && (s = va_arg(ap, const char *))) {
+		if ((k = strlen(s)) >= size - n) {
+			k = size - n - 1;
+			cut = 1;
+		}
+		memcpy(out + n, s, k);
+		n += k;
+	}
+	va_end(ap);
+	out[n] = '\0';
+	return cut ? -1 : (int)n;
 }
 
 /* Strip leading and trailing blanks in place. */
@@ -2749,7 +2777,7 @@ spf_target(Check *c, const char *arg, size_t arglen, const char *domain, char *o
 	int n;
 
 	if (!arglen) {
-		snprintf(out, DOMAIN_MAX + 2, "%s", domain);
+		join(out, DOMAIN_MAX + 2, domain, (char *)NULL);
 		return 0;
 	}
 	if ((n = spf_macro(c, arg, arglen, domain, 0, expand, sizeof(expand))) < 0) {
@@ -3866,16 +3894,16 @@ pol_reason(int r, const Check *c, char *buf, size_t size)
 {
 	switch (r) {
 	case R_PASS:
-		snprintf(buf, size, "sender SPF authorized");
+		join(buf, size, "sender SPF authorized", (char *)NULL);
 		break;
 	case R_FAIL:
-		snprintf(buf, size, "%s", c->exp);
+		join(buf, size, c->exp, (char *)NULL);
 		break;
 	case R_SOFTFAIL:
-		snprintf(buf, size, "%s", *c->exp ? c->exp : "domain owner discourages use of this host");
+		join(buf, size, *c->exp ? c->exp : "domain owner discourages use of this host", (char *)NULL);
 		break;
 	case R_NEUTRAL:
-		snprintf(buf, size, "access neither permitted nor denied");
+		join(buf, size, "access neither permitted nor denied", (char *)NULL);
 		break;
 	case R_NONE:
 		buf[0] = '\0';	/* pypolicyd-spf says "no SPF record" later */
@@ -3926,10 +3954,10 @@ pol_header(const Ctx *x, int ident, Ident *id)
 	size_t i;
 
 	if (x->cf->htype == H_SPF || x->cf->htype == H_NONE) {
-		snprintf(id->header, sizeof(id->header), "Received-SPF: %s (%s) identity=%s; "
-		         "client-ip=%s; helo=%s; envelope-from=%s; receiver=%s ", result_cap[id->r],
-		         ident == I_HELO ? id->reason : "mailfrom", scope, x->ipstr, x->helo, hsender,
-		         x->rcpt);
+		join(id->header, sizeof(id->header), "Received-SPF: ", result_cap[id->r], " (",
+		     ident == I_HELO ? id->reason : "mailfrom", ") identity=", scope, "; client-ip=",
+		     x->ipstr, "; helo=", x->helo, "; envelope-from=", hsender, "; receiver=", x->rcpt,
+		     " ", (char *)NULL);
 		return;
 	}
 	for (i = 0, r = result_cap[id->r]; r[i] && i < sizeof(lower) - 1; i++)
@@ -4035,7 +4063,7 @@ pol_remember(const Ctx *x)
 		strcpy(icache[i].id, id);
 	}
 	icache[i].act = x->o.mact;
-	snprintf(icache[i].text, sizeof(icache[i].text), "%s", x->o.mtext);
+	join(icache[i].text, sizeof(icache[i].text), x->o.mtext, (char *)NULL);
 }
 
 /* Whether domain is one of the list's domains or below one (any case). */
@@ -4183,7 +4211,7 @@ pol_ident(Ctx *x, int ident)
 	spf_begin(&c, x->cf, &x->ip, x->cf->lookup_time);
 	id->r = spf_check(&c, x->sender, x->helo, ident);
 	if (id->r == R_FAIL && !*c.exp)
-		snprintf(c.exp, sizeof(c.exp), "%s", x->cf->default_exp);
+		join(c.exp, sizeof(c.exp), x->cf->default_exp, (char *)NULL);
 	id->nomail = c.nomail;
 	memcpy(id->exp, c.exp, sizeof(id->exp));
 	pol_reason(id->r, &c, id->reason, sizeof(id->reason));
@@ -4199,7 +4227,7 @@ pol_ident(Ctx *x, int ident)
 	else if (local)
 		snprintf(id->reason, sizeof(id->reason), "Receiver policy for SPF %s", result_cap[id->r]);
 	if (id->r == R_NONE)
-		snprintf(id->reason, sizeof(id->reason), "no SPF record");
+		join(id->reason, sizeof(id->reason), "no SPF record", (char *)NULL);
 	pol_header(x, ident, id);
 }
 
@@ -4225,7 +4253,7 @@ outcome(Outcome *o, int act, const char *text, int iserror)
 {
 	o->act = act;
 	o->iserror = iserror;
-	snprintf(o->text, sizeof(o->text), "%s", text);
+	join(o->text, sizeof(o->text), text, (char *)NULL);
 }
 
 /* Answer a reject or defer of one identity, and remember it. */
@@ -4515,8 +4543,8 @@ pol_userkeys(Conf *cf, char *pairs, const char *path)
 
 /*
  * Listener mode: wait for input.  Returns 1 (the connection is to close)
- * when the client stayed silent for in.idle_ms, its request is not complete
- * in.request_ms after its first byte, or the listener wants the slot.
+ * when the client stayed silent for input.idle_ms, its request is not complete
+ * input.request_ms after its first byte, or the listener wants the slot.
  */
 static int
 in_idle(void)
@@ -4529,16 +4557,16 @@ in_idle(void)
 		if (got_evict && !poll(&p, 1, 0))
 			return 1;	/* the listener has logged why */
 		if (got_evict) {	/* a request came meanwhile: not idle after all */
-			got_evict = in.slot->evicted = 0;
-			if (!in.start)
+			got_evict = input.slot->evicted = 0;
+			if (!input.start)
 				in_state(S_READ);
 		}
-		mid = in.start && in.request_ms > 0;
-		left = mid ? in.start + in.request_ms - now_ms() : -1;
+		mid = input.start && input.request_ms > 0;
+		left = mid ? input.start + input.request_ms - now_ms() : -1;
 		if (mid && left <= 0)
 			break;	/* however fast the bytes come */
-		if (in.idle_ms > 0 && (!mid || in.idle_ms < left))
-			mid = 0, left = in.idle_ms;	/* a silence is idle mid-request too */
+		if (input.idle_ms > 0 && (!mid || input.idle_ms < left))
+			mid = 0, left = input.idle_ms;	/* a silence is idle mid-request too */
 		if ((r = poll(&p, 1, (int)left)) > 0 || (r < 0 && errno != EINTR))
 			return 0;
 		if (!r)
@@ -4546,9 +4574,9 @@ in_idle(void)
 	}
 	if (mid)
 		logmsg(LOG_INFO, "closing a connection: request not complete within %d s (Request_Timeout)",
-		       in.request_ms / 1000);
+		       input.request_ms / 1000);
 	else
-		logmsg(LOG_INFO, "closing a connection idle for %d s", in.idle_ms / 1000);
+		logmsg(LOG_INFO, "closing a connection idle for %d s", input.idle_ms / 1000);
 	return 1;
 }
 
@@ -4556,10 +4584,10 @@ in_idle(void)
 static void
 in_state(int state)
 {
-	in.start = state == S_READ ? now_ms() : 0;
-	if (in.slot) {
-		in.slot->since = now_ms();
-		in.slot->state = state;
+	input.start = state == S_READ ? now_ms() : 0;
+	if (input.slot) {
+		input.slot->since = now_ms();
+		input.slot->state = state;
 	}
 }
 
@@ -4572,30 +4600,34 @@ in_state(int state)
 static int
 in_line(char *buf)
 {
-	size_t n = 0;
+	const char *p, *nl;
+	size_t n = 0, k;
 	ssize_t r;
 	int bad = 0;
-	char ch;
 
 	for (;;) {
-		if (in.pos == in.len) {
-			if ((in.idle_ms > 0 || in.request_ms > 0) && in_idle())
+		if (input.pos == input.len) {
+			if ((input.idle_ms > 0 || input.request_ms > 0) && in_idle())
 				return -1;
-			while ((r = read(0, in.buf, sizeof(in.buf))) < 0 && errno == EINTR)
+			while ((r = read(0, input.buf, sizeof(input.buf))) < 0 && errno == EINTR)
 				;
 			if (r <= 0)
 				return -1;	/* EOF mid-line: the request is cut off */
-			in.pos = 0;
-			in.len = r;
+			input.pos = 0;
+			input.len = r;
 		}
-		if (!in.start && in.request_ms > 0)
+		if (!input.start && input.request_ms > 0)
 			in_state(S_READ);
-		if ((ch = in.buf[in.pos++]) == '\n')
-			break;
-		if (!ch || n == LINE_MAX_LEN)
+		p = input.buf + input.pos;
+		nl = memchr(p, '\n', input.len - input.pos);
+		k = (nl ? nl : input.buf + input.len) - p;
+		input.pos += k + (nl != NULL);
+		if (bad || memchr(p, '\0', k) || k > LINE_MAX_LEN - n)
 			bad = 1;
 		else
-			buf[n++] = ch;
+			memcpy(buf + n, p, k), n += k;
+		if (nl)
+			break;
 	}
 	buf[n] = '\0';
 	return !bad;
@@ -4637,7 +4669,7 @@ in_utf8(char *b, uint32_t c)
 static void
 in_lower(char *v)
 {
-	char *buf = in.lower, *a;
+	char *buf = input.lower, *a;
 	const unsigned char *p;
 	size_t n = 0;
 	uint32_t c;
@@ -4646,7 +4678,7 @@ in_lower(char *v)
 		*a = tolower((unsigned char)*a);
 	if (!*a)
 		return;	/* ASCII, as nearly every value is: no copy */
-	for (p = (const unsigned char *)v; *p && n + 4 < sizeof(in.lower); ) {
+	for (p = (const unsigned char *)v; *p && n + 4 < sizeof(input.lower); ) {
 		if (idn_utf8(&p, &c))
 			buf[n++] = *p++;
 		else
@@ -4669,7 +4701,7 @@ in_lower(char *v)
 static int
 in_request(const Conf *cf, Request *rq)
 {
-	char *line = in.line, *p, *name, *e;
+	char *line = input.line, *p, *name, *e;
 	size_t n;
 	int i, r;
 
@@ -5026,15 +5058,15 @@ lst_serve(const Conf *cf, int lfd, int cfd, const char *path, Slot *slot)
 	signal(SIGCHLD, SIG_DFL);
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);	/* lst_evict */
-	in.slot = slot;
-	in.request_ms = cf->request_timeout * 1000;
+	input.slot = slot;
+	input.request_ms = cf->request_timeout * 1000;
 	close(lfd);
 	if (dup2(cfd, 0) < 0 || dup2(cfd, 1) < 0)
 		_exit(111);
 	if (cfd > 1)
 		close(cfd);
-	in.idle_ms = cf->idle_timeout * 1000;
-	if (in.idle_ms > 0) {	/* a client that reads no replies is idle too */
+	input.idle_ms = cf->idle_timeout * 1000;
+	if (input.idle_ms > 0) {	/* a client that reads no replies is idle too */
 		struct timeval tv = { .tv_sec = cf->idle_timeout };
 
 		setsockopt(1, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
