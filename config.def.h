@@ -93,8 +93,12 @@ static const unsigned dns_cache_max_ttl = 3600;	/* s; answers kept at most */
 /* input limits */
 #define LINE_MAX_LEN	4096		/* policy line; longer: Error_Action */
 #define CONF_LINE_MAX	8192		/* config file line */
+#define NET_ENTRY_MAX	256		/* an entry of a network list; longer: cut */
+#define RESOLV_LINE_MAX	512		/* a resolv.conf line; longer: read in parts */
 #define MACRO_MAX	8192		/* macro expansion before 253-cut */
 #define EXP_MAX		400		/* explanation kept for a reply */
+#define RCACHE_SIZE	32		/* parsed records kept per process */
+#define RCACHE_POOL	(64 << 10)	/* bytes for them: terms and text */
 #define WHY_MAX		512		/* detail of a permerror or temperror */
 #define IN_BUF		8192		/* bytes read from Postfix at once */
 /*
@@ -107,6 +111,7 @@ static const unsigned dns_cache_max_ttl = 3600;	/* s; answers kept at most */
 #define INSTANCE_MAX	128		/* longer instance ids are not cached */
 #define ICACHE_SIZE	4		/* instances remembered (one is in use) */
 #define LOG_LINE_MAX	4096		/* a log line on stderr; longer: cut */
+#define SYSLOG_MAX	1024		/* a syslog line, as musl's syslog(3) cuts it */
 
 /* listener */
 #define LISTEN_BACKLOG	128		/* connections waiting when all are busy */

@@ -3,24 +3,50 @@
  * spfpolicy is a Postfix SMTP access policy server for SPF (RFC 7208), a
  * drop-in replacement for pypolicyd-spf: same config file, same answers.
  *
- * Data flow: Postfix writes a request (name=value lines, blank line) on
- * stdin; the policy layer decides which identities to check; spf_check()
- * evaluates the HELO or MAIL FROM identity as RFC 7208's check_host(),
- * asking DNS through dns_lookup(); the policy layer turns the results
- * into one action line.  DNS messages are encoded, sent (UDP, then TCP
- * when truncated) and read here, so that every c-ares version behaves the
- * same; c-ares only reads the name server configuration.  U-labels
- * (SMTPUTF8 mail) are looked up as A-labels (idn_ascii, RFC 8616).  All
- * per-evaluation memory comes from one arena that is reset after each
- * answer; nothing a stranger sends can make it recurse, loop or allocate
- * without a bound.  DNS answers are kept for their TTL in a small fixed
- * cache, so the recipients and messages of one connection cost DNS once.
- * In listener mode (-l) each connection gets a child process that runs
- * the same loop as spawn mode; the children tell the listener in shared
- * memory whether they are idle, reading or answering, so that a full
- * house can make room (lst_evict).
+ * The file reads top to bottom, in sections:
  *
- * Start reading at main().
+ *   util       logging (stderr, and our own syslog writer), the arena
+ *   addresses  client addresses and their text forms
+ *   cache      DNS answers kept for their TTL, in a small fixed table
+ *   dns        queries encoded, sent (UDP, then TCP when truncated) and
+ *              read here, so that every c-ares version behaves the same
+ *              (c-ares only reads the name servers); a lookup is given a
+ *              deadline and nothing else of its caller
+ *   idn        U-labels (SMTPUTF8 mail) to A-labels, RFC 8616
+ *   spf        check_host(), RFC 7208: a record is parsed once into
+ *              Terms that the syntax check and the evaluation share (and
+ *              kept while its DNS answer is cached); mechanisms go through
+ *              the table mechs[]
+ *   config     the config file compiled once into a typed Conf, through
+ *              the one key table keys[] of config.def.h (defaults too)
+ *   networks   network lists
+ *   policy     pypolicyd-spf's decisions and texts, on one request context
+ *   input      the policy protocol
+ *   modes      spawn (the default), the listener (-l), -q, -t, main()
+ *
+ * The main types: Conf (the configuration in force; a Per_User line is
+ * compiled over a copy, for one request), Request (the attributes used),
+ * Ctx (a request on its way to its reply: the Conf in force, the client,
+ * both identities' results, the Outcome), Check (one check_host()
+ * evaluation), Record and Term (a parsed record), Query and Answer (a
+ * lookup), Slot (a listener's child, in shared memory).
+ *
+ * One request: in_request() reads it; pol_request() empties the arena
+ * (the one place), picks the Conf in force (pol_peruser) and has
+ * pol_decide() take pypolicyd-spf's steps: the answer already given to
+ * the message, the skip and whitelist checks, then pol_identities(): the
+ * HELO, then the MAIL FROM identity, each through pol_ident(), spf_check()
+ * and spf_check_host() down to dns_lookup().  The Outcome is remembered
+ * for the message (pol_remember: the one place), and pol_answer() applies
+ * TestOnly, Prospective and Header_Type, logs and writes the reply.
+ *
+ * Nothing a stranger sends can make it recurse, loop or allocate without
+ * a bound: the limits on what comes in are in config.def.h.  In listener mode
+ * each connection gets a child process that runs the same loop as spawn
+ * mode; the children tell the listener in shared memory whether they are
+ * idle, reading or answering, so that a full house can make room.
+ *
+ * main() comes last.
  */
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -122,9 +148,13 @@ typedef struct {	/* one DNS answer, parsed into the arena */
 	const char *err;	/* D_TEMP: why */
 	long long ms;		/* -v: when it came, how long it took */
 	int cached;		/* -v: from the cache */
+	struct CacheEntry *entry;	/* where the cache keeps it, while gen */
+	unsigned gen;		/*   is the entry's: spf_parsed() */
 } Answer;
 
-typedef struct {	/* a DNS answer kept for its TTL, as it came */
+typedef struct CacheEntry {	/* a DNS answer kept for its TTL, as it came */
+	unsigned gen;		/* a new answer here, a new number */
+	int rec;		/* TXT: its SPF record, parsed: rcache[rec - 1]; 0: not yet */
 	char name[DNS_NAME_MAX + 1];
 	unsigned hash;		/* of name, any case: most misses compare no text */
 	int type;
@@ -178,11 +208,9 @@ typedef struct {	/* one term of a record, parsed once (RFC 7208 4.6.1) */
 } Term;
 
 typedef struct {	/* a record, parsed: what both the syntax check and the evaluation use */
-	Term *t;		/* the mechanisms, in order */
+	Term *t;		/* its terms, in order */
 	int n;
-	Term mod[2];		/* exp=, redirect= */
-	const Term *redirect;	/* into mod[], or NULL */
-	const Term *exp;
+	int redirect, exp;	/* those modifiers' terms in t[], or -1 */
 	int hasall;
 } Record;
 
@@ -279,6 +307,8 @@ typedef struct {	/* one connection's child, in memory it shares with the listene
 
 /* function declarations */
 static void logmsg(int, const char *, ...);
+static void log_send(int, const char *, va_list);
+static void log_open(const char *);
 static void trace(const char *, ...);
 static void die(const char *, ...);
 static long long now_ms(void);
@@ -300,7 +330,7 @@ static void addr_text(const Addr *, int, char *, size_t);
 static unsigned cache_ttl(const unsigned char *, int, int);
 static unsigned cache_hash(const char *);
 static CacheEntry *cache_get(const char *, int);
-static void cache_put(const char *, int, int, const unsigned char *, int);
+static CacheEntry *cache_put(const char *, int, int, const unsigned char *, int);
 
 static void dns_optval(const char *, const char *, int, int *);
 static void dns_sysopts(int *, int *);
@@ -310,6 +340,7 @@ static unsigned dns_rand(void);
 static int dns_name(const unsigned char *, int, int *, char *);
 static int dns_rr(const unsigned char *, int, int *, char *, int *, unsigned *, int *);
 static const char *dns_chain(const unsigned char *, int, int, int, char *);
+static int dns_count(const unsigned char *, int, int, int, int, const char *, int *);
 static int dns_rdata(Answer *, const unsigned char *, int, int, int);
 static int dns_encode(Query *);
 static void dns_first(Query *);
@@ -388,10 +419,12 @@ static int mech_ptr(Check *, const Term *, const char *, int);
 static int mech_ip(Check *, const Term *, const char *, int);
 static int mech_exists(Check *, const Term *, const char *, int);
 static void spf_explain(Check *, const char *, size_t, const char *);
-static int spf_record(Check *, const char *, int, const char **, size_t *);
+static int spf_record(Check *, const char *, int, const char **, size_t *, CacheEntry **);
 static const char *spf_token(const char **, const char *, size_t *);
 static const char *spf_modifier(const Term *);
 static int spf_parse(Check *, const char *, size_t, Record *);
+static int spf_parsed(Check *, const char *, size_t, CacheEntry *, Record *);
+static int spf_keep(const char *, size_t, const Record *);
 static int spf_eval(Check *, const Record *, const char *, int);
 static int spf_redirect(Check *, const Term *, const char *, int, int);
 static int spf_check_host(Check *, const char *, int, int);
@@ -505,6 +538,15 @@ static unsigned char udpbuf[65536];	/* a datagram as it came */
 static char arena[ARENA_SIZE];	/* per request; untouched pages cost no memory */
 static size_t arena_used;
 static char expand[MACRO_MAX + 1];	/* a macro-string expanded */
+static unsigned dcache_gen;
+static struct {		/* SPF records of cached answers, parsed (CacheEntry.rec) */
+	size_t len;
+	const char *text;	/* in rpool */
+	Record rec;		/* its terms in rpool */
+} rcache[RCACHE_SIZE];
+static int rcache_n;
+static Term rpool[RCACHE_POOL / sizeof(Term)];	/* terms, then the text */
+static size_t rpool_used;	/* in Terms */
 static unsigned short macro_parts[MACRO_MAX + 2];	/* every byte may be a delimiter */
 
 /* policy */
@@ -541,6 +583,15 @@ static struct {		/* refused clients logged this minute, and how many more */
 } refused;
 
 /* logging */
+static struct {		/* log_send(): our syslog(3) */
+	const char *ident;
+	pid_t pid;
+	int fd;			/* -1: no socket yet */
+	int up;			/* connected */
+	time_t retry;		/* not up: connect again from then on */
+	time_t sec;		/* the second head is of */
+	char head[SYSLOG_MAX / 2];	/* "Mmm dd hh:mm:ss ident[pid]: " */
+} syslg = { .fd = -1 };
 static int log_stderr;		/* -q, -t, -d, or a terminal on stderr */
 static int log_syslog;		/* spawn and listener modes */
 static int verbose;		/* -q -v: the evaluation as a tree on stderr */
@@ -613,9 +664,57 @@ logmsg(int prio, const char *fmt, ...)
 	}
 	if (log_syslog) {
 		va_start(ap, fmt);
-		vsyslog(prio, fmt, ap);
+		log_send(prio, fmt, ap);
 		va_end(ap);
 	}
+}
+
+/*
+ * One line to syslog, as musl's syslog(3) writes it with LOG_PID and
+ * LOG_MAIL: "<PRI>Mmm dd hh:mm:ss ident[pid]: text\n" (UTC), at most
+ * SYSLOG_MAX bytes, to /dev/log.  Ours for what it costs every request:
+ * the time is formatted once a second, and where there is no /dev/log
+ * (a container) connecting is tried once a second, not for every line.
+ */
+static void
+log_send(int prio, const char *fmt, va_list ap)
+{
+	static const struct sockaddr_un dev = { .sun_family = AF_UNIX, .sun_path = "/dev/log" };
+	char buf[SYSLOG_MAX], stamp[16];
+	time_t now = time(NULL);
+	struct tm tm;
+	int n, k, saved = errno;
+
+	if (now != syslg.sec && gmtime_r(&now, &tm)) {
+		strftime(stamp, sizeof(stamp), "%b %e %T", &tm);
+		snprintf(syslg.head, sizeof(syslg.head), "%s %s[%ld]: ", stamp, syslg.ident,
+		         (long)syslg.pid);
+		syslg.sec = now;
+	}
+	n = snprintf(buf, sizeof(buf), "<%d>%s", LOG_MAIL | prio, syslg.head);
+	if ((k = vsnprintf(buf + n, sizeof(buf) - n, fmt, ap)) >= 0) {
+		n = k >= (int)sizeof(buf) - n ? (int)sizeof(buf) - 1 : n + k;
+		if (buf[n - 1] != '\n')
+			buf[n++] = '\n';
+		if (syslg.fd < 0)
+			syslg.fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if ((syslg.up || now >= syslg.retry) && send(syslg.fd, buf, n, 0) < 0 &&
+		    now >= syslg.retry) {	/* not connected, or syslogd restarted */
+			syslg.up = !connect(syslg.fd, (const struct sockaddr *)&dev, sizeof(dev)) &&
+			           send(syslg.fd, buf, n, 0) == n;
+			syslg.retry = syslg.up ? 0 : now + 1;
+		}
+	}
+	errno = saved;
+}
+
+/* Syslog lines are from ident, with the process's id; a listener's child says it anew. */
+static void
+log_open(const char *ident)
+{
+	syslg.ident = ident;
+	syslg.pid = getpid();
+	syslg.sec = 0;
 }
 
 /*
@@ -935,15 +1034,15 @@ cache_get(const char *name, int type)
 	return NULL;
 }
 
-/* Keep an answer for its TTL; large ones (TCP) are not kept. */
-static void
+/* Keep an answer for its TTL; large ones (TCP) are not kept.  Returns its entry, or NULL. */
+static CacheEntry *
 cache_put(const char *name, int type, int status, const unsigned char *p, int plen)
 {
 	CacheEntry *e;
 	unsigned ttl;
 
 	if (plen > (int)sizeof(e->pkt) || !(ttl = cache_ttl(p, plen, status != ARES_SUCCESS)))
-		return;
+		return NULL;
 	if (!(e = cache_get(name, type))) {
 		e = &dcache[dcache_next];
 		dcache_next = (dcache_next + 1) % DNS_CACHE_SIZE;
@@ -955,6 +1054,9 @@ cache_put(const char *name, int type, int status, const unsigned char *p, int pl
 	e->expires = now_ms() + ttl * 1000LL;
 	e->len = plen;
 	memcpy(e->pkt, p, plen);
+	e->gen = ++dcache_gen;
+	e->rec = 0;
+	return e;
 }
 
 /* dns */
@@ -991,7 +1093,7 @@ dns_optval(const char *s, const char *key, int max, int *v)
 static void
 dns_sysopts(int *timeout, int *attempts)
 {
-	char line[512], *p;
+	char line[RESOLV_LINE_MAX], *p;
 	FILE *fp;
 
 	*timeout = *attempts = -1;
@@ -1180,6 +1282,27 @@ dns_chain(const unsigned char *p, int plen, int start, int an, char *cur)
 		}
 	}
 	return moved ? "CNAME chain too long" : NULL;
+}
+
+/*
+ * The records of type owned by name among the an answers from start, or
+ * -1 when one does not lie within the packet; *cname: there is a CNAME.
+ */
+static int
+dns_count(const unsigned char *p, int plen, int start, int an, int type, const char *name,
+          int *cname)
+{
+	char owner[DNS_NAME_MAX + 1];
+	int off = start, i, t, rdlen, n = 0;
+	unsigned ttl;
+
+	for (*cname = i = 0; i < an; i++) {
+		if (dns_rr(p, plen, &off, owner, &t, &ttl, &rdlen) < 0)
+			return -1;
+		*cname |= t == T_CNAME;
+		n += t == type && !strcasecmp(owner, name);
+	}
+	return n;
 }
 
 /* Copy one record's data into a->s/len/ip[a->n]; 0 when it is unusable. */
@@ -1470,7 +1593,7 @@ dns_parse(Query *q, const unsigned char *p, int plen)
 {
 	Answer *a = q->ans;
 	char cur[DNS_NAME_MAX + 1], owner[DNS_NAME_MAX + 1];
-	int an, qd, off, start, i, type, rdlen, rd, n;
+	int an, qd, off, start, i, type, rdlen, rd, n, cname;
 	unsigned ttl;
 
 	a->status = D_TEMP;
@@ -1483,12 +1606,12 @@ dns_parse(Query *q, const unsigned char *p, int plen)
 		if (dns_name(p, plen, &off, owner) == -1)
 			return;
 	strcpy(cur, q->name);
-	if ((a->err = dns_chain(p, plen, start = off, an, cur)))
-		return;
 	/* count, then copy: the arrays are sized by what is really there */
-	for (n = 0, off = start, i = 0; i < an; i++)
-		if (dns_rr(p, plen, &off, owner, &type, &ttl, &rdlen) >= 0)
-			n += type == a->type && !strcasecmp(owner, cur);
+	if ((n = dns_count(p, plen, start = off, an, a->type, cur, &cname)) < 0)
+		return;
+	if (cname && ((a->err = dns_chain(p, plen, start, an, cur)) ||
+	              (n = dns_count(p, plen, start, an, a->type, cur, &cname)) < 0))
+		return;
 	a->n = 0;
 	a->ttl = UINT_MAX;
 	if (!(a->s = aalloc(n * sizeof(*a->s))) || !(a->len = aalloc(n * sizeof(*a->len))) ||
@@ -1546,10 +1669,14 @@ static void
 dns_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
 	Query *q = arg;
+	CacheEntry *e;
 
 	(void)timeouts;
-	if (abuf && (status == ARES_SUCCESS || status == ARES_ENODATA || status == ARES_ENOTFOUND))
-		cache_put(q->name, q->ans->type, status, abuf, alen);
+	if (abuf && (status == ARES_SUCCESS || status == ARES_ENODATA || status == ARES_ENOTFOUND) &&
+	    (e = cache_put(q->name, q->ans->type, status, abuf, alen))) {
+		q->ans->entry = e;
+		q->ans->gen = e->gen;
+	}
 	dns_deliver(q, status, abuf, alen);
 }
 
@@ -1663,7 +1790,10 @@ dns_lookup_many(long long deadline, char **names, int n, int type, Answer *ans, 
 			dns_deliver(&q[i], e->status, e->pkt, e->len);
 		else
 			dns_send(&q[i]);
-		ans[i].cached = e != NULL;
+		if ((ans[i].cached = e != NULL)) {
+			ans[i].entry = e;
+			ans[i].gen = e->gen;
+		}
 		enough = dns_enough(w, &q[i]);
 	}
 	dns_wait(q, n, deadline, w);
@@ -3077,10 +3207,12 @@ spf_explain(Check *c, const char *arg, size_t arglen, const char *domain)
 
 /*
  * RFC 7208 4.4, 4.5: fetch the domain's one SPF record.  Returns -1 with
- * the record in *rec, or the result that ends the check here.
+ * the record in *rec, and in *from the cache entry it came from (NULL:
+ * none), or the result that ends the check here.
  */
 static int
-spf_record(Check *c, const char *domain, int depth, const char **rec, size_t *len)
+spf_record(Check *c, const char *domain, int depth, const char **rec, size_t *len,
+           CacheEntry **from)
 {
 	Answer a;
 	size_t j;
@@ -3096,6 +3228,12 @@ spf_record(Check *c, const char *domain, int depth, const char **rec, size_t *le
 	}
 	if (!depth)	/* what pyspf's cache shows No_Mail */
 		c->nomail = a.n && a.first == 11 && !memcmp(a.s[0], "v=spf1 -all", 11);
+	*from = a.entry && a.entry->gen == a.gen ? a.entry : NULL;
+	if (*from && (*from)->rec) {	/* this answer's record was found and parsed */
+		*rec = rcache[(*from)->rec - 1].text;
+		*len = rcache[(*from)->rec - 1].len;
+		return -1;
+	}
 	for (i = 0; i < a.n; i++) {
 		if (!spf_is_record(a.s[i], a.len[i]))
 			continue;
@@ -3155,36 +3293,86 @@ static int
 spf_parse(Check *c, const char *s, size_t len, Record *r)
 {
 	const char *p, *e = s + len, *tok, *err, *mod;
-	const Term **slot;
+	Term *t;
 	size_t n;
+	int *slot;
 
-	trace("record \"%.*s\"", (int)len, s);
 	for (r->n = 0, p = s + 6; spf_token(&p, e, &n); r->n++)
 		;
 	if (!(r->t = aalloc(r->n * sizeof(*r->t)))) {
 		snprintf(c->why, sizeof(c->why), "out of memory for a record");
 		return R_TEMPERROR;
 	}
-	for (r->n = 0, p = s + 6; (tok = spf_token(&p, e, &n)); ) {
-		if ((err = spf_term(tok, n, &r->t[r->n]))) {
+	r->redirect = r->exp = -1;
+	for (t = r->t, p = s + 6; (tok = spf_token(&p, e, &n)); t++) {
+		if ((err = spf_term(tok, n, t))) {
 			snprintf(c->why, sizeof(c->why), "%s: %.*s", err, (int)MIN(n, 100), tok);
 			return R_PERMERROR;
 		}
-		r->hasall |= r->t[r->n].mech == M_ALL;
-		if (r->t[r->n].mech != M_MOD) {
-			r->n++;
+		r->hasall |= t->mech == M_ALL;
+		if (t->mech != M_MOD || !(mod = spf_modifier(t)))
 			continue;
-		}
-		if (!(mod = spf_modifier(&r->t[r->n])))
-			continue;
-		if (*(slot = *mod == 'r' ? &r->redirect : &r->exp)) {
+		if (*(slot = *mod == 'r' ? &r->redirect : &r->exp) >= 0) {
 			snprintf(c->why, sizeof(c->why), "Duplicate %s modifier", mod);
 			return R_PERMERROR;
 		}
-		*slot = &r->mod[*mod == 'r'];
-		r->mod[*mod == 'r'] = r->t[r->n];
+		*slot = t - r->t;
 	}
 	return -1;
+}
+
+/*
+ * spf_parse(), unless the record came from the DNS cache and was parsed
+ * then: a provider's records come with every request it sends for.
+ */
+static int
+spf_parsed(Check *c, const char *s, size_t len, CacheEntry *from, Record *r)
+{
+	int res;
+
+	trace("record \"%.*s\"", (int)len, s);
+	if (from && from->rec) {
+		*r = rcache[from->rec - 1].rec;
+		return -1;
+	}
+	if ((res = spf_parse(c, s, len, r)) < 0 && from)
+		from->rec = spf_keep(s, len, r);
+	return res;
+}
+
+/*
+ * Keep a parsed record in rpool, its terms, then its text.  Returns its
+ * rcache index + 1, or 0.  When rpool or rcache is full, all that was
+ * kept goes at once, and the cache entries forget theirs.
+ */
+static int
+spf_keep(const char *s, size_t len, const Record *r)
+{
+	size_t need = r->n + (len + sizeof(Term)) / sizeof(Term);	/* in Terms */
+	Term *t;
+	char *text;
+	int i;
+
+	if (need > LEN(rpool))
+		return 0;
+	if (rcache_n == LEN(rcache) || need > LEN(rpool) - rpool_used) {
+		rcache_n = rpool_used = 0;
+		for (i = 0; i < DNS_CACHE_SIZE; i++)
+			dcache[i].rec = 0;
+	}
+	t = rpool + rpool_used;
+	text = (char *)(t + r->n);
+	memcpy(text, s, len);
+	for (i = 0; i < r->n; i++) {
+		t[i] = r->t[i];
+		t[i].tok = text + (r->t[i].tok - s);
+	}
+	rpool_used += need;
+	rcache[rcache_n].len = len;
+	rcache[rcache_n].text = text;
+	rcache[rcache_n].rec = *r;
+	rcache[rcache_n].rec.t = t;
+	return ++rcache_n;
 }
 
 /* RFC 7208 4.6.2: the result of the first directive that matches, or -1. */
@@ -3198,6 +3386,8 @@ spf_eval(Check *c, const Record *r, const char *domain, int depth)
 	int m;
 
 	for (t = r->t; t < r->t + r->n; t++) {
+		if (t->mech == M_MOD)
+			continue;
 		trace("%.*s", (int)t->len, t->tok);
 		trace_depth++;
 		m = spf_mech(c, t, domain, depth);
@@ -3237,24 +3427,28 @@ spf_redirect(Check *c, const Term *t, const char *domain, int depth, int wantexp
 static int
 spf_check_host(Check *c, const char *domain, int depth, int wantexp)
 {
-	size_t mark = arena_used, len;
-	const char *s;
-	Record rec = { 0 };
+	size_t mark = arena_used, len = 0;
+	const char *s = NULL;
+	const Term *t;
+	CacheEntry *from = NULL;
+	Record rec = { NULL, 0, -1, -1, 0 };
 	int r;
 
 	trace("check_host %s", domain);
 	trace_depth++;
-	if ((r = spf_record(c, domain, depth, &s, &len)) < 0 &&
-	    (r = spf_parse(c, s, len, &rec)) < 0 && (r = spf_eval(c, &rec, domain, depth)) < 0) {
+	if ((r = spf_record(c, domain, depth, &s, &len, &from)) < 0 &&
+	    (r = spf_parsed(c, s, len, from, &rec)) < 0 && (r = spf_eval(c, &rec, domain, depth)) < 0) {
 		r = R_NEUTRAL;
-		if (rec.redirect && !rec.hasall) {
-			r = spf_redirect(c, rec.redirect, domain, depth, wantexp);
+		if (rec.redirect >= 0 && !rec.hasall) {
+			r = spf_redirect(c, &rec.t[rec.redirect], domain, depth, wantexp);
 			wantexp = 0;	/* the explanation, if any, is the target's */
 		}
 	}
 	/* pyspf explains a softfail too; pypolicyd-spf shows it */
-	if ((r == R_FAIL || r == R_SOFTFAIL) && wantexp && rec.exp)
-		spf_explain(c, rec.exp->tok + rec.exp->u.arg.off, rec.exp->u.arg.len, domain);
+	if ((r == R_FAIL || r == R_SOFTFAIL) && wantexp && rec.exp >= 0) {
+		t = &rec.t[rec.exp];
+		spf_explain(c, t->tok + t->u.arg.off, t->u.arg.len, domain);
+	}
 	arena_used = mark;
 	trace_depth--;
 	trace("= %s%s%s", result_name[r], *c->why && r >= R_TEMPERROR ? ": " : "",
@@ -3434,7 +3628,7 @@ conf_htype(const char *v)
 static void
 conf_nets(Conf *cf, NetList *l, const char *key, const char *text)
 {
-	char buf[256];
+	char buf[NET_ENTRY_MAX];
 	const char *p = *text ? text : NULL, *e, *s;
 	int max = 1;
 
@@ -3757,7 +3951,7 @@ net_commas(const char *list, char *buf, size_t size)
 static int
 net_check(const NetList *l)
 {
-	char buf[256];
+	char buf[NET_ENTRY_MAX];
 	const char *p = *l->text ? l->text : NULL, *e, *err;
 	Addr net;
 	int bits, bad = 0;
@@ -5058,6 +5252,7 @@ lst_serve(const Conf *cf, int lfd, int cfd, const char *path, Slot *slot)
 	signal(SIGCHLD, SIG_DFL);
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);	/* lst_evict */
+	log_open(syslg.ident);	/* its own id in its lines */
 	input.slot = slot;
 	input.request_ms = cf->request_timeout * 1000;
 	close(lfd);
@@ -5293,8 +5488,9 @@ badusage(const char *ident, const char *msg)
 {
 	if ((log_stderr = isatty(2)))
 		usage();
-	openlog(ident, LOG_PID, LOG_MAIL);
-	syslog(LOG_ERR, "%s", msg);
+	log_open(ident);
+	log_syslog = 1;
+	logmsg(LOG_ERR, "%s", msg);
 	return 64;
 }
 
@@ -5337,7 +5533,7 @@ options(int argc, char *argv[], Opts *o)
 	} else {	/* under Postfix stderr is the socket; by hand, a terminal */
 		log_syslog = !(log_stderr && o->listen);	/* -d: stderr only */
 		log_stderr = !log_syslog || isatty(2);
-		openlog(o->ident, LOG_PID, LOG_MAIL);
+		log_open(o->ident);
 		o->conffile = o->argc > 0 ? o->argv[0] : default_config;
 	}
 	return 0;
