@@ -92,6 +92,7 @@
 #define LEN(a)		(sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b)	((a) < (b) ? (a) : (b))
 #define MAX(a, b)	((a) > (b) ? (a) : (b))
+#define LOWER(c)	((c) >= 'A' && (c) <= 'Z' ? (c) | 0x20 : (c))	/* ASCII only */
 
 /* the one place a query leaves; the fuzzers put a fake DNS here */
 #ifndef DNS_SEND
@@ -319,8 +320,10 @@ static long long deadline_in(int);
 static char *astrndup(const char *, size_t);
 static int num(const char *, long, long, long *);
 static int casecmpn(const char *, const char *, size_t);
+static int caseeq(const char *, const char *);
 static int put(char *, size_t, size_t *, const char *, size_t);
 static int join(char *, size_t, ...);
+static int vjoin(char *, size_t, const char *, va_list);
 static char *strip(char *);
 
 static int addr_parse(const char *, Addr *, int);
@@ -545,6 +548,7 @@ static struct {		/* SPF records of cached answers, parsed (CacheEntry.rec) */
 	Record rec;		/* its terms in rpool */
 } rcache[RCACHE_SIZE];
 static int rcache_n;
+static int rcache_full;		/* a record did not fit: empty it before the next request */
 static Term rpool[RCACHE_POOL / sizeof(Term)];	/* terms, then the text */
 static size_t rpool_used;	/* in Terms */
 static unsigned short macro_parts[MACRO_MAX + 2];	/* every byte may be a delimiter */
@@ -795,11 +799,22 @@ aalloc(size_t n)
 	return p;
 }
 
-/* The arena empty again: once per request, before anything is taken. */
+/*
+ * The arena empty again: once per request, before anything is taken.
+ * The parsed records go too when their pool filled up (spf_keep), and
+ * the DNS cache entries forget theirs.
+ */
 static void
 arena_reset(void)
 {
+	int i;
+
 	arena_used = 0;
+	if (!rcache_full)
+		return;
+	rcache_n = rpool_used = rcache_full = 0;
+	for (i = 0; i < DNS_CACHE_SIZE; i++)
+		dcache[i].rec = 0;
 }
 
 /* The end of lookups given secs from now; 0 (no end: LOOKUP_FALLBACK_MS per query) for 0. */
@@ -847,7 +862,17 @@ static int
 casecmpn(const char *a, const char *b, size_t n)
 {
 	for (; n; n--, a++, b++)
-		if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+		if (LOWER(*a) != LOWER(*b))
+			return 1;
+	return 0;
+}
+
+/* Whether a and b are the same name, ignoring ASCII case (strcasecmp() costs a call a byte). */
+static int
+caseeq(const char *a, const char *b)
+{
+	for (; LOWER(*a) == LOWER(*b); a++, b++)
+		if (!*a)
 			return 1;
 	return 0;
 }
@@ -871,13 +896,23 @@ put(char *out, size_t size, size_t *len, const char *s, size_t n)
 static int
 join(char *out, size_t size, ...)
 {
-	const char *s;
-	size_t n = 0, k;
 	va_list ap;
-	int cut = 0;
+	int n;
 
 	va_start(ap, size);
-	while (!cut && (s = va_arg(ap, const char *))) {
+	n = vjoin(out, size, va_arg(ap, const char *), ap);
+	va_end(ap);
+	return n;
+}
+
+/* join() of s and the strings in ap. */
+static int
+vjoin(char *out, size_t size, const char *s, va_list ap)
+{
+	size_t n = 0, k;
+	int cut = 0;
+
+	for (; !cut && s; s = va_arg(ap, const char *)) {
 		if ((k = strlen(s)) >= size - n) {
 			k = size - n - 1;
 			cut = 1;
@@ -885,7 +920,6 @@ join(char *out, size_t size, ...)
 		memcpy(out + n, s, k);
 		n += k;
 	}
-	va_end(ap);
 	out[n] = '\0';
 	return cut ? -1 : (int)n;
 }
@@ -1029,7 +1063,7 @@ cache_get(const char *name, int type)
 
 	for (i = 0; i < DNS_CACHE_SIZE; i++)
 		if (dcache[i].hash == h && dcache[i].type == type && dcache[i].expires > now &&
-		    !strcasecmp(dcache[i].name, name))
+		    caseeq(dcache[i].name, name))
 			return &dcache[i];
 	return NULL;
 }
@@ -1274,7 +1308,7 @@ dns_chain(const unsigned char *p, int plen, int start, int an, char *cur)
 		for (moved = 0, off = start, i = 0; i < an && !moved; i++) {
 			if ((rd = dns_rr(p, plen, &off, owner, &type, &ttl, &rdlen)) < 0)
 				return "malformed DNS answer";
-			if (type == T_CNAME && !strcasecmp(owner, cur) &&
+			if (type == T_CNAME && caseeq(owner, cur) &&
 			    dns_name(p, plen, &rd, t) > 0) {	/* to itself: a loop */
 				strcpy(cur, t);
 				moved = 1;
@@ -1300,7 +1334,7 @@ dns_count(const unsigned char *p, int plen, int start, int an, int type, const c
 		if (dns_rr(p, plen, &off, owner, &t, &ttl, &rdlen) < 0)
 			return -1;
 		*cname |= t == T_CNAME;
-		n += t == type && !strcasecmp(owner, name);
+		n += t == type && caseeq(owner, name);
 	}
 	return n;
 }
@@ -1621,14 +1655,14 @@ dns_parse(Query *q, const unsigned char *p, int plen)
 	}
 	for (off = start, i = 0; i < an; i++) {
 		rd = dns_rr(p, plen, &off, owner, &type, &ttl, &rdlen);
-		if (type == a->type && !strcasecmp(owner, cur) && dns_rdata(a, p, plen, rd, rdlen)) {
+		if (type == a->type && caseeq(owner, cur) && dns_rdata(a, p, plen, rd, rdlen)) {
 			a->ttl = MIN(a->ttl, ttl);
 			a->n++;
 		}
 	}
 	if (a->n) {
 		a->status = D_OK;
-	} else if (!strcasecmp(cur, q->name)) {
+	} else if (caseeq(cur, q->name)) {
 		a->status = D_NODATA;
 	} else if (q->hops < max_cnames) {
 		strcpy(q->name, cur);	/* only the alias came: follow it */
@@ -3342,8 +3376,8 @@ spf_parsed(Check *c, const char *s, size_t len, CacheEntry *from, Record *r)
 
 /*
  * Keep a parsed record in rpool, its terms, then its text.  Returns its
- * rcache index + 1, or 0.  When rpool or rcache is full, all that was
- * kept goes at once, and the cache entries forget theirs.
+ * rcache index + 1, or 0 when it is full: records kept this request may
+ * be in use, so it is emptied only between requests (arena_reset).
  */
 static int
 spf_keep(const char *s, size_t len, const Record *r)
@@ -3353,12 +3387,9 @@ spf_keep(const char *s, size_t len, const Record *r)
 	char *text;
 	int i;
 
-	if (need > LEN(rpool))
-		return 0;
 	if (rcache_n == LEN(rcache) || need > LEN(rpool) - rpool_used) {
-		rcache_n = rpool_used = 0;
-		for (i = 0; i < DNS_CACHE_SIZE; i++)
-			dcache[i].rec = 0;
+		rcache_full = 1;
+		return 0;
 	}
 	t = rpool + rpool_used;
 	text = (char *)(t + r->n);
@@ -4590,21 +4621,21 @@ pol_identities(Ctx *x)
 }
 
 /*
- * Write one reply.  Nothing from DNS or the request may end the line or
- * hide a second reply in it: controls become '?'.
+ * Write one reply: the strings up to a NULL one, as join() puts them.
+ * Nothing from DNS or the request may end the line or hide a second
+ * reply in it: controls become '?'.
  */
 static void
-reply(const char *fmt, ...)
+reply(const char *s, ...)
 {
 	va_list ap;
 	size_t n, i;
 	ssize_t w;
-	int len;
 
-	va_start(ap, fmt);
-	len = vsnprintf(replybuf, sizeof(replybuf) - 2, fmt, ap);
+	va_start(ap, s);
+	vjoin(replybuf, sizeof(replybuf) - 2, s, ap);
 	va_end(ap);
-	n = len < 0 ? 0 : MIN((size_t)len, sizeof(replybuf) - 3);
+	n = strlen(replybuf);
 	for (i = 0; i < n; i++)
 		if ((unsigned char)replybuf[i] < ' ' || replybuf[i] == 0x7f)
 			replybuf[i] = '?';
@@ -4662,13 +4693,13 @@ pol_answer(const Ctx *x)
 	if (act == A_RESULT_ONLY && log)
 		logmsg(LOG_INFO, "%s%sresult_only %s", qid ? qid : "", qid ? ": " : "", text);
 	if (act == A_REJECT || act == A_DEFER)
-		reply("action=%s %s", act == A_REJECT ? rej : def, text);
+		reply("action=", act == A_REJECT ? rej : def, " ", text, (char *)NULL);
 	else if (act == A_PREPEND && !*cf->prospective && cf->htype != H_NONE)
-		reply("action=prepend %s", text);
+		reply("action=prepend ", text, (char *)NULL);
 	else if (act == A_RESULT_ONLY || act == A_ERROR)
-		reply("action=%s", text);
+		reply("action=", text, (char *)NULL);
 	else
-		reply("action=dunno");
+		reply("action=dunno", (char *)NULL);
 }
 
 /*
@@ -4982,13 +5013,13 @@ pol_request(Ctx *x, const Conf *gc, const char *path)
 
 	arena_reset();	/* the one place: what the last request used goes */
 	if (rq->bad) {
-		reply("action=%s", gc->error_action);
+		reply("action=", gc->error_action, (char *)NULL);
 		return;
 	}
 	if (gc->seed_only)
 		logmsg(LOG_ERR, "WARNING: Deprecated Config Option defaultSeedOnly in use in: %s", path);
 	if (gc->mock) {
-		reply("action=dunno mock header field that should be ignored");
+		reply("action=dunno mock header field that should be ignored", (char *)NULL);
 		return;
 	}
 	pol_recipient(rq, gc);

@@ -248,7 +248,7 @@ fz_reset(void)
 {
 	memset(dcache, 0, sizeof(dcache));
 	dcache_next = 0;
-	rcache_n = rpool_used = 0;
+	rcache_n = rpool_used = rcache_full = 0;
 	memset(icache, 0, sizeof(icache));
 	icache_next = 0;
 	arena_reset();
