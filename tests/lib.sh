@@ -27,11 +27,12 @@
 #				name not in the work tree is looked up in
 #				$PATH) as an absolute path; die unless it is
 #				an executable file
-#	dnsd_start ZONE		tests/dnsd.py serving ZONE on 127.0.0.1, a
-#				port of its own: sets dnsd (its PID, for
-#				dnsd_stop) and NS (ADDR:PORT, for -n); T is
-#				the scratch directory (T/port, T/dnsd.err);
-#				die when it does not start within 10 s
+#	dnsd_start ZONE [PORT]	tests/dnsd.py serving ZONE on 127.0.0.1, a
+#				port of its own (or PORT): sets dnsd (its
+#				PID, for dnsd_stop) and NS (ADDR:PORT, for
+#				-n); T is the scratch directory (T/port,
+#				T/dnsd.err); die when it does not start
+#				within 10 s
 #	dnsd_stop		stop it (the caller's cleanup calls this)
 
 npass=0
@@ -109,7 +110,7 @@ t_since() {
 }
 
 dnsd_start() {
-	"$PY" tests/dnsd.py -a 127.0.0.1 -p 0 --ready "$T/port" "$1" \
+	"$PY" tests/dnsd.py -a 127.0.0.1 -p "${2:-0}" --ready "$T/port" "$1" \
 		2> "$T/dnsd.err" &
 	dnsd=$!
 	i=0

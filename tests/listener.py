@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 # See LICENSE file for copyright and license details.
-"""listener.py - policy clients for tests/listener.sh, one command a run
-(listener.py COMMAND ARGS...: the cmd_ functions below); commands print
-ok/FAIL lines.  The connection is tests/policyclient.py's."""
+"""listener.py - policy clients for tests/listener.sh (and the ask of
+tests/syscalls.sh), one command a run (listener.py COMMAND ARGS...: the
+cmd_ functions below); commands print ok/FAIL lines.  The connection is
+tests/policyclient.py's."""
 
 import errno, os, re, signal, socket, sys, threading, time
 
@@ -518,6 +519,19 @@ def cmd_privs(name, spec, pid, uid, gid, groups, reqfile):
                'pid %d: %s' % (p, '; '.join(bad)))
     for c in cs:
         c.close()
+
+def cmd_spawn_check(wantfile, gotfile):
+    """Spawn mode's replies (gotfile) against wantfile's "NAME<TAB>REGEX"
+    lines, one a request: they must be right before they are the
+    yardstick of the listener's."""
+    want = [l.rstrip('\n').split('\t', 1) for l in open(wantfile)]
+    got = open(gotfile, 'rb').read().decode().split('\n\n')[:-1]
+    if len(got) != len(want):
+        report('spawn-replies', False,
+               '%d replies for %d requests' % (len(got), len(want)))
+    for (name, rx), r in zip(want, got):
+        report('spawn-' + name, re.search(rx, r),
+               '%r does not match %s' % (r, rx))
 
 def cmd_refused(spec):
     try:

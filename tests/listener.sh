@@ -285,18 +285,7 @@ echo "# listener: $("$BIN" -V 2>&1)"
 "$BIN" -R "$T/base.conf" < "$T/req/load.txt" > "$T/load.spawn" 2>> "$T/spawn.err"
 "$BIN" -R "$T/base.conf" < "$T/req/fail1.txt" > "$T/fail1.spawn" 2>> "$T/spawn.err"
 # spawn mode's replies must be the right ones before they are the yardstick
-$PY - "$T/req/cases.want" "$T/cases.spawn" > "$T/spawn.check" <<'EOF'
-import re, sys
-want = [l.rstrip('\n').split('\t', 1) for l in open(sys.argv[1])]
-got = open(sys.argv[2], 'rb').read().decode().split('\n\n')[:-1]
-if len(got) != len(want):
-    print('FAIL listener/spawn-replies: %d replies for %d requests' % (len(got), len(want)))
-for (name, rx), r in zip(want, got):
-    if re.search(rx, r):
-        print('ok listener/spawn-%s' % name)
-    else:
-        print('FAIL listener/spawn-%s: %r does not match %s' % (name, r, rx))
-EOF
+client spawn-check "$T/req/cases.want" "$T/cases.spawn" > "$T/spawn.check"
 tally "$T/spawn.check"
 
 if ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1/'; then

@@ -52,7 +52,7 @@ sys.dont_write_bytecode = True     # no tests/__pycache__ from importing dnsd
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dnsd  # noqa: E402
 import policyclient  # noqa: E402
-from policyclient import report  # noqa: E402
+from policyclient import note, report  # noqa: E402
 
 SOON = 1.5      # s: "within a second" of the issue, with room for a busy machine
 BIN = DIR = None
@@ -70,10 +70,6 @@ PASS = re.compile(rb'^action=prepend Received-SPF: Pass \(mailfrom\)')
 # ---- reporting
 
 
-def note(text):
-    print('# %s' % text, flush=True)
-
-
 def short(b):
     return repr(b[:120]) if isinstance(b, bytes) else str(b)[:200]
 
@@ -86,11 +82,10 @@ _inst = [0]
 def request(domain='pass.test', ip='192.0.2.1'):
     """One request as smtpd sends it, with an instance of its own."""
     _inst[0] += 1
-    return ('request=smtpd_access_policy\nprotocol_state=RCPT\n'
-            'protocol_name=ESMTP\nclient_address=%s\nclient_name=unknown\n'
-            'helo_name=mail.example.org\nsender=user@%s\n'
-            'recipient=a@rcpt.test\ninstance=900.%d\n\n'
-            % (ip, domain, _inst[0])).encode()
+    return policyclient.request([
+        ('client_address', ip), ('client_name', 'unknown'),
+        ('helo_name', 'mail.example.org'), ('sender', 'user@' + domain),
+        ('recipient', 'a@rcpt.test'), ('instance', '900.%d' % _inst[0])])
 
 
 class Conn(policyclient.Conn):

@@ -1,13 +1,18 @@
 # See LICENSE file for copyright and license details.
-"""policyclient.py - a Postfix policy client for the listener tests
-(tests/listener.py, tests/listener_abuse.py): socket addresses, a
-connection that reads replies, and the ok/FAIL lines.
+"""policyclient.py - what the Python test runners share (tests/listener.py,
+tests/listener_abuse.py, tests/abuse.py, tests/faults.py): policy
+requests, socket addresses, a connection that reads replies, and the
+ok/FAIL lines.
 
+    request(ATTRS, EXTRA, END)  one request as bytes (see there)
     address(SPEC)       "unix:PATH", "inet:HOST:PORT" or "inet:[V6]:PORT"
                         as (family, address)
     Conn(SPEC, ...)     a connection; TIMEOUT is the default of its
                         connect and of a reply (a subclass may change it)
+    Tally(PREFIX)       "ok PREFIX/NAME" and "FAIL PREFIX/NAME: WHY" lines,
+                        counted; end() prints "N passed, N failed"
     report(NAME, GOOD, WHY)  "ok listener/NAME" or "FAIL listener/NAME: WHY"
+    note(TEXT)          "# TEXT"
 """
 
 import socket
@@ -24,10 +29,50 @@ def address(spec):
     return (socket.AF_INET6 if ':' in host else socket.AF_INET), (host, int(port))
 
 
-def report(name, good, why=''):
-    print(('ok listener/%s' % name) if good else ('FAIL listener/%s: %s' % (name, why)),
-          flush=True)
-    return good
+def request(attrs, extra=(), end=b'\n'):
+    """One request as smtpd sends it (bytes, its blank line included):
+    request=, protocol_state=RCPT, protocol_name=ESMTP, then ATTRS, the
+    (name, value) pairs in order (str or bytes), then the EXTRA lines as
+    they are (bytes: they may be malformed); END ends every line."""
+    lines = [b'request=smtpd_access_policy', b'protocol_state=RCPT',
+             b'protocol_name=ESMTP']
+    for name, value in attrs:
+        if not isinstance(value, bytes):
+            value = value.encode()
+        lines.append(name.encode() + b'=' + value)
+    lines += list(extra)
+    return b''.join(l + end for l in lines) + end
+
+
+class Tally(object):
+    """The ok/FAIL lines of one runner, counted for its last line."""
+
+    def __init__(self, prefix):
+        self.prefix = prefix
+        self.npass = self.nfail = 0
+
+    def report(self, name, good, why=''):
+        """Print ok or FAIL for NAME; returns GOOD."""
+        if good:
+            self.npass += 1
+            print('ok %s/%s' % (self.prefix, name), flush=True)
+        else:
+            self.nfail += 1
+            print('FAIL %s/%s: %s' % (self.prefix, name, why), flush=True)
+        return good
+
+    def end(self):
+        """The runner's last line; its exit status (1: something failed)."""
+        print('%d passed, %d failed' % (self.npass, self.nfail), flush=True)
+        return 1 if self.nfail else 0
+
+
+# the listener runners' lines are counted by tests/listener.sh
+report = Tally('listener').report
+
+
+def note(text):
+    print('# ' + text, flush=True)
 
 
 class Conn(object):

@@ -193,20 +193,11 @@ if [ "$(id -u)" = 0 ] && ! setpriv --reuid=nobody --regid=nogroup --clear-groups
 	UBIN=$T/bin/spfpolicy
 fi
 
-cat > "$T/client.py" <<'EOF'
-"""client.py PORT FILE: send FILE's requests, print the replies."""
-import socket, sys
-s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=10)
-data = open(sys.argv[2], 'rb').read()
-s.sendall(data)
-n, buf = data.count(b'\n\n'), b''
-while buf.count(b'\n\n') < n:
-    b = s.recv(4096)
-    if not b:
-        break
-    buf += b
-sys.stdout.write(buf.decode())
-EOF
+# client PORT FILE: FILE's requests at once to the listener, the replies
+# on stdout (tests/listener.py's client, as listener.sh uses it)
+client() {
+	"$PY" tests/listener.py ask "inet:127.0.0.1:$1" "$2" burst
+}
 
 freeport() {
 	"$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -253,11 +244,11 @@ listener() {
 	if waitfor "$d/listener.err" '^listening on '; then
 		# the listener: the tracer's child (the first pid in the trace)
 		lpid=$(awk '{ print $1; exit }' "$d/listener.st")
-		"$PY" "$T/client.py" "$port" "$T/req" >> "$d/listener.out" 2>&1
+		client "$port" "$T/req" >> "$d/listener.out" 2>&1
 		kill -HUP "$lpid"
 		waitfor "$d/listener.err" 'configuration reloaded' ||
 			echo "no reload" >> "$d/listener.out"
-		"$PY" "$T/client.py" "$port" "$T/req1" >> "$d/listener.out" 2>&1
+		client "$port" "$T/req1" >> "$d/listener.out" 2>&1
 		kill -TERM "$lpid"
 	else
 		echo "did not start" >> "$d/listener.out"

@@ -3,9 +3,10 @@
 # ./spfpolicy answer the same request streams against the same DNS zone;
 # their replies (and, for some configs, their syslog lines) are compared.
 #
-# usage: tests/sidebyside/run.sh [--record | --golden] [--spfpolicy CMD]
+# usage: tests/sidebyside/run.sh [--user] [--record | --golden] [--spfpolicy CMD]
 #                                [-j JOBS] [--timeout SECS] [CONFIG[/REQFILE]...]
 #
+#   --user       the rootless mode (the default without root): see below
 #   --record     run pypolicyd-spf only and rewrite expected/*.out and *.log
 #   --golden     compare with expected/ even if pypolicyd-spf is installed
 #                (without pypolicyd-spf that is the default)
@@ -22,6 +23,17 @@
 # /dev/log is read by the harness (syslog capture).
 # Nothing outside the namespace is touched.
 #
+# Without root (or with --user) there is no namespace: tests/dnsd.py
+# serves zone.yml on 127.0.0.1, a port of its own, and spfpolicy runs
+# with a copy of each config that names it (Nameservers) and gives the
+# namespace's host name where the config would take the machine's
+# (sidebyside.py's overlay()).  pypolicyd-spf cannot be pointed at a
+# port: the replies are compared with expected/ only, as with --golden,
+# byte for byte as in the namespace; the syslog lines are not (no
+# private /dev/log; where the machine has one, spfpolicy logs there).
+# Options in /etc/resolv.conf (timeout:, attempts:) still reach
+# spfpolicy; the namespace's has none.
+#
 # Files: zone.yml (DNS), configs/*.conf, requests/*.txt (request streams;
 # lines starting with '#' are not sent, "#@ name" names the next request),
 # matrix.txt (which request files run with which config; `logs` lines pick
@@ -37,66 +49,70 @@ set -u
 self=$(readlink -f "$0") || exit 2
 cd "$(dirname "$self")/../.." || exit 2
 PY=/usr/bin/python3
+. tests/lib.sh		# dnsd_start, dnsd_stop
 . tests/ns.sh
 
-if [ "${SIDEBYSIDE_NS:-}" != 1 ]; then
-	if [ "$(id -u)" != 0 ]; then
-		echo "run.sh: must run as root (needs unshare --net --mount --uts)" >&2
-		exit 2
+die() {
+	echo "run.sh: $1" >&2
+	[ -z "${2:-}" ] || cat "$2" >&2
+	exit 2
+}
+
+# the rootless mode: asked for, or not root; --user is run.sh's alone
+user=0
+[ "$(id -u)" = 0 ] || user=1
+args=()
+for a in "$@"; do
+	if [ "$a" = --user ]; then
+		user=1
+	else
+		args+=("$a")
 	fi
-	if [ ! -f tests/dnsd.py ]; then
-		echo "run.sh: tests/dnsd.py is missing" >&2
-		exit 2
-	fi
+done
+
+[ -f tests/dnsd.py ] || die "tests/dnsd.py is missing"
+if [ "$user" = 0 ] && [ "${SIDEBYSIDE_NS:-}" != 1 ]; then
 	export SIDEBYSIDE_NS=1
 	ns_enter "$self" "$@"
 	if [ -n "$ns_why" ]; then
 		echo "skipped: sidebyside: $ns_why"
 		exit 0
 	fi
-	echo "run.sh: unshare failed" >&2
-	exit 2
+	die "unshare failed"
 fi
 
-# ---- inside the namespace
-tmp=$(mktemp -d /tmp/sidebyside.XXXXXX) || exit 2
+# ---- inside the namespace, or rootless
+T=$(mktemp -d "${TMPDIR:-/tmp}/sidebyside.XXXXXX") || exit 2
 dnsd=
 cleanup() {
-	[ -n "$dnsd" ] && kill "$dnsd" 2>/dev/null && wait "$dnsd" 2>/dev/null
-	rm -rf "$tmp"
+	dnsd_stop
+	rm -rf "$T"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-die() { echo "run.sh: $*" >&2; exit 2; }
+if [ "$user" = 0 ]; then
+	ip link set lo up || die "cannot bring lo up"
+	hostname mx.sidebyside.test || die "cannot set the host name"
+	printf 'nameserver 127.0.0.1\n' > "$T/resolv.conf"
+	mount --bind "$T/resolv.conf" /etc/resolv.conf ||
+		die "cannot bind /etc/resolv.conf"
 
-ip link set lo up || die "cannot bring lo up"
-hostname mx.sidebyside.test || die "cannot set the host name"
-printf 'nameserver 127.0.0.1\n' > "$tmp/resolv.conf"
-mount --bind "$tmp/resolv.conf" /etc/resolv.conf || die "cannot bind /etc/resolv.conf"
+	# a private /dev, so that /dev/log can be ours
+	ns_dev "$T" sidebyside
 
-# a private /dev, so that /dev/log can be ours
-ns_dev "$tmp" sidebyside
-
-$PY tests/dnsd.py -a 127.0.0.1 -p 53 --ready "$tmp/ready" \
-	tests/sidebyside/zone.yml 2> "$tmp/dnsd.err" &
-dnsd=$!
-for i in $(seq 100); do
-	[ -s "$tmp/ready" ] && break
-	kill -0 "$dnsd" 2>/dev/null || break
-	sleep 0.1
-done
-if [ ! -s "$tmp/ready" ]; then
-	cat "$tmp/dnsd.err" >&2
-	die "tests/dnsd.py did not start"
+	dnsd_start tests/sidebyside/zone.yml 53
+else
+	dnsd_start tests/sidebyside/zone.yml
+	args=(--nameservers "$NS" "${args[@]}")
 fi
 
-$PY tests/sidebyside/sidebyside.py "$@"
+$PY tests/sidebyside/sidebyside.py "${args[@]}"
 rc=$?
-kill "$dnsd" 2>/dev/null && wait "$dnsd" 2>/dev/null
+dnsd_stop
 dnsd=
-if [ -s "$tmp/dnsd.err" ]; then
-	sed 's/^/# note: dnsd: /' "$tmp/dnsd.err" | head -20
+if [ -s "$T/dnsd.err" ]; then
+	sed 's/^/# note: dnsd: /' "$T/dnsd.err" | head -20
 fi
 exit $rc
