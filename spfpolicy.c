@@ -1025,7 +1025,7 @@ cache_ttl(const unsigned char *p, int plen, int neg)
 	an = p[6] << 8 | p[7];
 	ns = p[8] << 8 | p[9];
 	for (i = 0; i < qd; i++, off += 4)
-		if (dns_name(p, plen, &off, t) == -1)
+		if (dns_name(p, plen, &off, NULL) == -1)
 			return 0;
 	for (i = 0; i < an + ns; i++) {
 		if ((rd = dns_rr(p, plen, &off, t, &type, &v, &rdlen)) < 0)
@@ -1228,8 +1228,8 @@ dns_rand(void)
 }
 
 /*
- * Decode the name at *off into out (DNS_NAME_MAX + 1 bytes, no final dot)
- * and move *off past it.  Returns its length, -1 for a malformed packet,
+ * Decode the name at *off into out (DNS_NAME_MAX + 1 bytes, no final dot;
+ * NULL: only check it) and move *off past it.  Returns its length, -1 for a malformed packet,
  * -2 for a name no SPF evaluation can use (a dot, a backslash or a
  * control in a label: c-ares would read them as escapes or separators).
  */
@@ -1256,6 +1256,11 @@ dns_name(const unsigned char *p, int plen, int *off, char *out)
 			break;
 		if (o + 1 + l > plen || n + l + 1 > DNS_NAME_MAX)
 			return -1;
+		if (!out) {	/* only past it */
+			n += (n > 0) + l;
+			o += 1 + l;
+			continue;
+		}
 		if (n)
 			out[n++] = '.';
 		for (o++; l; l--, o++) {
@@ -1266,7 +1271,8 @@ dns_name(const unsigned char *p, int plen, int *off, char *out)
 	}
 	if (!jumps)
 		*off = o + 1;
-	out[n] = '\0';
+	if (out)
+		out[n] = '\0';
 	return bad ? -2 : n;
 }
 
@@ -1637,7 +1643,7 @@ dns_parse(Query *q, const unsigned char *p, int plen)
 	qd = p[4] << 8 | p[5];
 	an = p[6] << 8 | p[7];
 	for (off = 12; qd--; off += 4)
-		if (dns_name(p, plen, &off, owner) == -1)
+		if (dns_name(p, plen, &off, NULL) == -1)
 			return;
 	strcpy(cur, q->name);
 	/* count, then copy: the arrays are sized by what is really there */
