@@ -41,17 +41,7 @@ cd "$(dirname "$0")/.." || exit 2
 PY=/usr/bin/python3
 TNAME=rcache
 . tests/lib.sh
-"$PY" -c 'import dnslib, yaml' 2>/dev/null ||
-	skipped "python3 modules dnslib and yaml (apt-get install python3-dnslib python3-yaml)"
-t_binary
-T=$(mktemp -d "${TMPDIR:-/tmp}/spfpolicy-rcache.XXXXXX") || exit 2
-dnsd=
-cleanup() {
-	dnsd_stop
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+dnsd_scratch rcache
 
 "$PY" tests/rcache.py "$T" 2> "$T/gen.err" || die "tests/rcache.py failed" "$T/gen.err"
 dnsd_start "$T/zone.yml"
