@@ -173,6 +173,9 @@ runner faults env SPFPOLICY="$BIN" sh tests/faults.sh
 section "resolver timeouts from resolv.conf"
 runner resolvconf env SPFPOLICY="$BIN" tests/resolvconf.sh
 
+section "parsed records kept by a long-lived process"
+runner rcache env SPFPOLICY="$BIN" sh tests/rcache.sh
+
 section "query mode -v: the evaluation tree"
 runner verbose env SPFPOLICY="$BIN" sh tests/verbose.sh
 

@@ -34,6 +34,11 @@
 #				T/dnsd.err); die when it does not start
 #				within 10 s
 #	dnsd_stop		stop it (the caller's cleanup calls this)
+#	dnsd_scratch NAME	the start of a test on tests/dnsd.py, outside
+#				namespaces: skipped without python3's dnslib
+#				and yaml, t_binary, T a scratch directory
+#				(spfpolicy-NAME.*) removed at exit with dnsd
+#				stopped; INT and TERM exit 1
 
 npass=0
 nfail=0
@@ -125,4 +130,14 @@ dnsd_start() {
 
 dnsd_stop() {
 	[ -n "${dnsd:-}" ] && kill "$dnsd" 2>/dev/null && wait "$dnsd" 2>/dev/null
+}
+
+dnsd_scratch() {
+	"$PY" -c 'import dnslib, yaml' 2>/dev/null ||
+		skipped "python3 modules dnslib and yaml (apt-get install python3-dnslib python3-yaml)"
+	t_binary
+	T=$(mktemp -d "${TMPDIR:-/tmp}/spfpolicy-$1.XXXXXX") || exit 2
+	dnsd=
+	trap 'dnsd_stop; rm -rf "$T"' EXIT
+	trap 'exit 1' INT TERM
 }

@@ -29,17 +29,7 @@ cd "$(dirname "$0")/.." || exit 2
 PY=/usr/bin/python3
 TNAME=verbose
 . tests/lib.sh
-"$PY" -c 'import dnslib, yaml' 2>/dev/null ||
-	skipped "python3 modules dnslib and yaml (apt-get install python3-dnslib python3-yaml)"
-t_binary
-T=$(mktemp -d "${TMPDIR:-/tmp}/spfpolicy-verbose.XXXXXX") || exit 2
-dnsd=
-cleanup() {
-	dnsd_stop
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+dnsd_scratch verbose
 
 dnsd_start tests/verbose.yml
 
