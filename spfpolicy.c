@@ -93,6 +93,7 @@
 #define MIN(a, b)	((a) < (b) ? (a) : (b))
 #define MAX(a, b)	((a) > (b) ? (a) : (b))
 #define LOWER(c)	((c) >= 'A' && (c) <= 'Z' ? (c) | 0x20 : (c))	/* ASCII only */
+#define SPACE(c)	((c) == ' ' || (unsigned)((c) - '\t') < 5)	/* isspace(), C locale */
 
 /* the one place a query leaves; the fuzzers put a fake DNS here */
 #ifndef DNS_SEND
@@ -491,7 +492,7 @@ static void pol_userkeys(Conf *, char *, const char *);
 
 static int in_idle(void);
 static void in_state(int);
-static int in_line(char *);
+static long in_line(char **);
 static size_t in_utf8(char *, uint32_t);
 static void in_lower(char *);
 static int in_request(const Conf *, Request *);
@@ -568,6 +569,7 @@ static struct {		/* per-instance answers, for later recipients */
 static int icache_next;
 
 /* input and listener */
+enum { IN_EOF = -1, IN_BAD = -2 };	/* in_line(): no line */
 static struct {		/* what comes from Postfix: spawn mode, or a listener's child */
 	char buf[IN_BUF];	/* read, not yet taken */
 	size_t pos, len;
@@ -630,10 +632,11 @@ static const struct {	/* RFC 7208 5: the mechanisms */
 	[M_EXISTS]  = { "exists",  ARG_NEED,   0,         1, mech_exists },
 };
 
-static const char *const attr_name[NUM_ATTRS] = {
-	[AT_CLIENT] = "client_address", [AT_HELO] = "helo_name",
-	[AT_SENDER] = "sender", [AT_RECIPIENT] = "recipient",
-	[AT_INSTANCE] = "instance", [AT_QUEUEID] = "queue_id",
+#define ATTR(s)	{ s, sizeof(s) - 1 }
+static const struct { const char *name; size_t len; } attrs[NUM_ATTRS] = {
+	[AT_CLIENT] = ATTR("client_address"), [AT_HELO] = ATTR("helo_name"),
+	[AT_SENDER] = ATTR("sender"), [AT_RECIPIENT] = ATTR("recipient"),
+	[AT_INSTANCE] = ATTR("instance"), [AT_QUEUEID] = ATTR("queue_id"),
 };
 
 static const char *const result_cap[NUM_RESULTS] = {	/* as pypolicyd-spf writes them */
@@ -4823,45 +4826,56 @@ in_state(int state)
 }
 
 /*
- * Read one line of at most LINE_MAX_LEN bytes into buf.  A longer line
- * is read to its end and thrown away (never split into two), and so is
- * a line holding a NUL.  Returns 1 for a line, 0 for a bad one, -1 at
- * end of input.
+ * The next line of at most LINE_MAX_LEN bytes, without its '\n': *line
+ * points at it, NUL-terminated in input.buf when one read brought all of
+ * it (nearly always), else copied into input.line.  A longer line is read
+ * to its end and thrown away (never split into two), and so is a line
+ * holding a NUL.  Returns its length, IN_BAD for a bad one, IN_EOF at end
+ * of input.
  */
-static int
-in_line(char *buf)
+static long
+in_line(char **line)
 {
-	const char *p, *nl;
+	char *p, *q, *nl, *end;
 	size_t n = 0, k;
 	ssize_t r;
-	int bad = 0;
+	int bad = 0, nul = 0;
 
 	for (;;) {
 		if (input.pos == input.len) {
 			if ((input.idle_ms > 0 || input.request_ms > 0) && in_idle())
-				return -1;
+				return IN_EOF;
 			while ((r = read(0, input.buf, sizeof(input.buf))) < 0 && errno == EINTR)
 				;
 			if (r <= 0)
-				return -1;	/* EOF mid-line: the request is cut off */
+				return IN_EOF;	/* EOF mid-line: the request is cut off */
 			input.pos = 0;
 			input.len = r;
 		}
 		if (!input.start && input.request_ms > 0)
 			in_state(S_READ);
 		p = input.buf + input.pos;
-		nl = memchr(p, '\n', input.len - input.pos);
-		k = (nl ? nl : input.buf + input.len) - p;
+		for (q = p, end = input.buf + input.len; q < end && *q != '\n'; q++)
+			nul |= !*q;	/* one pass: lines are short */
+		nl = q < end ? q : NULL;
+		k = q - p;
 		input.pos += k + (nl != NULL);
-		if (bad || memchr(p, '\0', k) || k > LINE_MAX_LEN - n)
+		if (bad || nul || k > LINE_MAX_LEN - n) {
 			bad = 1;
-		else
-			memcpy(buf + n, p, k), n += k;
+		} else if (nl && !n) {
+			*nl = '\0';
+			*line = p;
+			return k;
+		} else {
+			memcpy(input.line + n, p, k);
+			n += k;
+		}
 		if (nl)
 			break;
 	}
-	buf[n] = '\0';
-	return !bad;
+	input.line[n] = '\0';
+	*line = input.line;
+	return bad ? IN_BAD : (long)n;
 }
 
 /* c as UTF-8 into b (4 bytes at most); returns the length. */
@@ -4932,39 +4946,40 @@ in_lower(char *v)
 static int
 in_request(const Conf *cf, Request *rq)
 {
-	char *line = input.line, *p, *name, *e;
-	size_t n;
-	int i, r;
+	char *line, *p, *name, *e;
+	long n;
+	int i;
 
 	memset(rq->has, 0, sizeof(rq->has));
 	rq->bad = 0;
 	for (;;) {
-		if ((r = in_line(line)) < 0)
+		if ((n = in_line(&line)) == IN_EOF)
 			return 0;
-		if (!r) {
+		if (n == IN_BAD) {
 			logmsg(LOG_ERR, "ERROR: line longer than %d bytes or with a NUL byte", LINE_MAX_LEN);
 			rq->bad = 1;
 			continue;
 		}
-		for (n = strlen(line); n && (isspace((unsigned char)line[n - 1])); n--)
-			line[n - 1] = '\0';
+		while (n && SPACE(line[n - 1]))
+			n--;
+		line[n] = '\0';
 		if (cf->debug >= 4)
 			logmsg(LOG_INFO, "Read line: \"%s\"", line);
 		if (!n)
 			break;
-		for (p = line; isspace((unsigned char)*p); p++)
+		for (p = line; SPACE(*p); p++)
 			;
-		for (name = p; *p && *p != '=' && !isspace((unsigned char)*p); p++)
+		for (name = p; *p && *p != '=' && !SPACE(*p); p++)
 			;
-		for (e = p; isspace((unsigned char)*p); p++)
+		for (e = p; SPACE(*p); p++)
 			;
 		if (name == e || *p != '=') {
 			if (cf->debug >= 0)
 				logmsg(LOG_INFO, "ERROR: Could not match line \"%s\"", line);
 			continue;
 		}
-		*e = '\0';
-		for (i = 0; i < NUM_ATTRS && strcmp(attr_name[i], name); i++)
+		for (i = 0; i < NUM_ATTRS && (attrs[i].len != (size_t)(e - name) ||
+		    memcmp(attrs[i].name, name, e - name)); i++)
 			;
 		if (i == NUM_ATTRS)
 			continue;

@@ -89,9 +89,9 @@ class Session(object):
 
         def writer():
             try:
-                for c in self.chunks:
+                for c in self.chunks:   # each its own write: lines split across reads
                     p.stdin.write(c)
-                p.stdin.flush()
+                    p.stdin.flush()
                 if self.hold_for is not None:
                     replies_seen.wait(TIMEOUT)
                     self.hwm_kb = vmhwm(p.pid)
