@@ -9,8 +9,9 @@ static const char log_ident[]      = "policyd-spf";	/* when argv[0] is unusable 
 /*
  * Every key of the config file, with its default (pypolicyd-spf 3.0.4's
  * for its keys), written as the file would say it: the defaults are
- * compiled as a file is.  The range is that of a number; "user" marks
- * the keys a Per_User line may set (pypolicyd-spf's list).
+ * compiled as a file is.  The range is that of a number, or the fields
+ * a template may name (enum TmplField); "user" marks the keys a Per_User
+ * line may set (pypolicyd-spf's list).
  */
 #define REASON_DEFAULT	"Message {rejectdefer} due to: {spf}. Please see {url}"
 #define URL_DEFAULT	"http://www.openspf.net/Why?s={scope};id={identity};ip={ip};r={receiver}"
@@ -40,14 +41,14 @@ static const Key keys[] = {
 	{ "Lookup_Time",              K_INT,     F(lookup_time),          "20", 0, 3600, 1 },
 	{ "Whitelist_Lookup_Time",    K_INT,     F(whitelist_lookup_time), "10", 0, 3600, 1 },
 	{ "Void_Limit",               K_INT,     F(void_limit),           "2", 0, 1000, 1 },
-	{ "Reason_Message",           K_STR,     F(reason_message),       REASON_DEFAULT, 0, 0, 1 },
+	{ "Reason_Message",           K_TMPL,    F(reason_message),       REASON_DEFAULT, TF_REJECTDEFER, TF_URL, 1 },
 	{ "Mock",                     K_BOOL,    F(mock),                 "False", 0, 0, 0 },
 	{ "Per_User",                 K_PERUSER, F(per_user),             "", 0, 0, 0 },
 	{ "defaultSeedOnly",          K_SEED,    F(seed_only),            NULL, 0, 0, 1 },
 	/* ours */
 	{ "Nameservers",              K_STR,     F(nameservers),          "", 0, 0, 0 },	/* "": resolv.conf */
 	{ "Default_Explanation",      K_STR,     F(default_exp),          "SPF fail - not authorized", 0, 0, 0 },
-	{ "Explanation_URL",          K_STR,     F(why_url),              URL_DEFAULT, 0, 0, 0 },
+	{ "Explanation_URL",          K_TMPL,    F(why_url),              URL_DEFAULT, TF_SCOPE, TF_RECEIVER, 0 },
 	{ "Receiver_Domain",          K_STR,     F(receiver),             "", 0, 0, 0 },	/* "": host name */
 	{ "DNS_Timeout_ms",           K_INT,     F(dns_timeout_ms),       "0", 0, 60000, 0 },	/* one try; 0: */
 	{ "DNS_Tries",                K_INT,     F(dns_tries),            "0", 0, 10, 0 },	/* resolv.conf's */

@@ -18,7 +18,9 @@
  *              kept while its DNS answer is cached); mechanisms go through
  *              the table mechs[]
  *   config     the config file compiled once into a typed Conf, through
- *              the one key table keys[] of config.def.h (defaults too)
+ *              the one key table keys[] of config.def.h (defaults too):
+ *              enums, flags, network and domain lists, and templates
+ *              (Reason_Message) cut into literal text and fields
  *   networks   network lists
  *   policy     pypolicyd-spf's decisions and texts, on one request context
  *   input      the policy protocol
@@ -445,6 +447,11 @@ static int conf_policy(const char *);
 static int conf_htype(const char *);
 static void conf_nets(Conf *, NetList *, const char *, const char *);
 static const char *conf_domains(Conf *, const char *);
+static int conf_tmplspec(const char *, const char *, TmplPart *);
+static int conf_tmplfield(const char **, int, int, TmplPart *);
+static int conf_tmplparse(const char *, int, int, TmplPart *);
+static void conf_tmpl(Conf *, const Key *, const char *);
+static void conf_builtin(void);
 static int conf_set(Conf *, const Key *, const char *, const char *);
 static int conf_line(Conf *, char *, const char *);
 static int conf_read(const char *, Conf *);
@@ -458,9 +465,8 @@ static const char *net_commas(const char *, char *, size_t);
 static int net_check(const NetList *);
 static int net_match(const NetList *, const Addr *, int);
 
-static int pol_fmtspec(const char *, const char *, const char *, char *, size_t, size_t *);
-static int pol_format(const char *, const char *const *, const char *const *, size_t, char *, size_t);
-static int pol_format_check(const char *, const char *, const char *const *, size_t);
+static int pol_pad(char *, size_t, size_t *, char, size_t);
+static int pol_format(const Tmpl *, const char *const *, char *, size_t);
 static void pol_reason(int, const Check *, char *, size_t);
 static void pol_arvalue(const char *, char *, size_t);
 static void pol_header(const Ctx *, int, Ident *);
@@ -556,10 +562,10 @@ static unsigned short macro_parts[MACRO_MAX + 2];	/* every byte may be a delimit
 
 /* policy */
 static Conf config;		/* the file's, compiled; its values live with it */
+static Conf builtin;		/* its templates only: the defaults, compiled once */
 static Request request;
 static Ctx ctx;			/* the request on its way to a reply */
 static char userline[CONF_LINE_MAX];	/* the Per_User line in force points into it */
-static char scratch[REPLY_MAX];	/* a template formatted for -t */
 static char replybuf[REPLY_MAX + 64];
 static struct {		/* per-instance answers, for later recipients */
 	char id[INSTANCE_MAX];
@@ -645,8 +651,10 @@ static const char *const result_cap[NUM_RESULTS] = {	/* as pypolicyd-spf writes 
 	[R_TEMPERROR] = "Temperror", [R_PERMERROR] = "Permerror",
 };
 
-static const char *const reason_fields[] = { "rejectdefer", "spf", "url" };
-static const char *const url_fields[] = { "scope", "identity", "ip", "receiver" };
+static const char *const tmpl_names[NUM_TFIELDS] = {
+	[TF_REJECTDEFER] = "rejectdefer", [TF_SPF] = "spf", [TF_URL] = "url",
+	[TF_SCOPE] = "scope", [TF_IDENTITY] = "identity", [TF_IP] = "ip", [TF_RECEIVER] = "receiver",
+};
 
 /* util */
 
@@ -3707,6 +3715,131 @@ conf_domains(Conf *cf, const char *text)
 	return out;
 }
 
+/*
+ * The spec of a field, Python's [[fill]align][width][.precision][s] for
+ * a str, from spec to e into f; -1 when it is anything else.
+ */
+static int
+conf_tmplspec(const char *spec, const char *e, TmplPart *f)
+{
+	f->fill = ' ';
+	f->align = '<';
+	f->width = 0;
+	f->prec = (size_t)-1;
+	if (e - spec >= 2 && strchr("<>^", spec[1])) {
+		f->fill = spec[0];
+		f->align = spec[1];
+		spec += 2;
+	} else if (spec < e && strchr("<>^", *spec)) {
+		f->align = *spec++;
+	}
+	for (; spec < e && isdigit((unsigned char)*spec) && f->width < 10000; spec++)
+		f->width = f->width * 10 + *spec - '0';
+	if (spec < e && *spec == '.') {
+		for (f->prec = 0, spec++; spec < e && isdigit((unsigned char)*spec) && f->prec < 10000; spec++)
+			f->prec = f->prec * 10 + *spec - '0';
+		if (spec[-1] == '.')
+			return -1;
+	}
+	if (spec < e && *spec == 's')
+		spec++;
+	return spec == e ? 0 : -1;
+}
+
+/* The field {name} or {name:spec} at *p, one of fields lo..hi, into f; moves *p past it. */
+static int
+conf_tmplfield(const char **p, int lo, int hi, TmplPart *f)
+{
+	const char *s = *p + 1, *e, *colon;
+
+	if (!(e = strchr(s, '}')) || memchr(s, '{', e - s))
+		return -1;
+	if (!(colon = memchr(s, ':', e - s)))
+		colon = e;
+	for (f->field = lo; f->field <= hi && (strlen(tmpl_names[f->field]) != (size_t)(colon - s) ||
+	                                       memcmp(tmpl_names[f->field], s, colon - s)); f->field++)
+		;
+	f->lit = NULL;
+	f->len = 0;
+	*p = e + 1;
+	return f->field > hi ? -1 : conf_tmplspec(colon + (colon < e), e, f);
+}
+
+/*
+ * Python str.format() with named fields only, as pypolicyd-spf uses it:
+ * {name} or {name:spec} is a field, {{ and }} are braces.  Returns the
+ * number of parts, each put into part unless it is NULL; -1 for anything
+ * else (pypolicyd-spf would die), and for a template whose literal text
+ * and widths alone would not fit a reply.
+ */
+static int
+conf_tmplparse(const char *v, int lo, int hi, TmplPart *part)
+{
+	const char *p = v, *s;
+	size_t min = 0;
+	TmplPart t;
+	int n;
+
+	for (n = 0; *p; n++) {
+		memset(&t, 0, sizeof(t));
+		if (*p == '{' && p[1] != '{') {
+			if (conf_tmplfield(&p, lo, hi, &t))
+				return -1;
+			min += t.width;
+		} else {
+			for (s = p; *p && *p != '{' && *p != '}'; p++)
+				;
+			if (*p == '}' && p[1] != '}')
+				return -1;
+			t.lit = s;
+			t.len = p - s;
+			if (*p && p[1] == *p)	/* {{ or }}: one brace ends the text */
+				t.len++, p += 2;
+			min += t.len;
+		}
+		if (part)
+			part[n] = t;
+	}
+	return min < REPLY_MAX ? n : -1;
+}
+
+/*
+ * A template into the Tmpl at k's field of cf.  One that does not
+ * compile leaves the default in force, and t->bad for -t to name.
+ */
+static void
+conf_tmpl(Conf *cf, const Key *k, const char *v)
+{
+	Tmpl *t = (Tmpl *)((char *)cf + k->off);
+	TmplPart *part;
+	int n;
+
+	if ((n = conf_tmplparse(v, k->min, k->max, NULL)) < 0 ||
+	    !(part = conf_alloc(cf, (n + 1) * sizeof(*part)))) {	/* + 1: never 0 bytes */
+		*t = *(const Tmpl *)((const char *)&builtin + k->off);
+		t->bad = v;
+		return;
+	}
+	t->part = part;
+	t->n = conf_tmplparse(v, k->min, k->max, part);
+	t->bad = NULL;
+}
+
+/* The templates' defaults, compiled once: what a template falls back to. */
+static void
+conf_builtin(void)
+{
+	size_t i;
+
+	for (i = 0; i < LEN(keys); i++) {
+		if (keys[i].type != K_TMPL)
+			continue;
+		conf_tmpl(&builtin, &keys[i], keys[i].def);
+		if (((const Tmpl *)((const char *)&builtin + keys[i].off))->bad)
+			die("config.def.h: the default of %s does not compile", keys[i].name);
+	}
+}
+
 /* Compile one key's value into cf; returns the number of problems (logged). */
 static int
 conf_set(Conf *cf, const Key *k, const char *v, const char *path)
@@ -3743,6 +3876,9 @@ conf_set(Conf *cf, const Key *k, const char *v, const char *path)
 		break;
 	case K_STR:
 		*(const char **)f = v;
+		break;
+	case K_TMPL:
+		conf_tmpl(cf, k, v);
 		break;
 	case K_NETS:
 		conf_nets(cf, f, k->name, v);
@@ -3838,6 +3974,8 @@ conf_read(const char *path, Conf *cf)
 static int
 conf_check(const Conf *cf)
 {
+	const Key *k;
+	const Tmpl *t;
 	int bad = 0;
 
 	if (cf->htype == H_BOTH) {
@@ -3850,8 +3988,13 @@ conf_check(const Conf *cf)
 		       "invalid configuration; using the host name");
 		bad++;
 	}
-	bad += pol_format_check("Reason_Message", cf->reason_message, reason_fields, LEN(reason_fields));
-	bad += pol_format_check("Explanation_URL", cf->why_url, url_fields, LEN(url_fields));
+	for (k = keys; k < keys + LEN(keys); k++) {
+		if (k->type != K_TMPL || !(t = (const Tmpl *)((const char *)cf + k->off))->bad)
+			continue;
+		logmsg(LOG_ERR, "%s = \"%s\": only the fields {%s}%s are known, and braces must pair; "
+		       "using the default", k->name, t->bad, tmpl_names[k->min], k->max > k->min ? " ..." : "");
+		bad++;
+	}
 	bad += net_check(&cf->skip);
 	bad += net_check(&cf->whitelist);
 	bad += net_check(&cf->listen_allow);
@@ -3896,6 +4039,8 @@ conf_load(const char *path, Conf *cf)
 	size_t i;
 	int bad;
 
+	if (!builtin.blocks)
+		conf_builtin();
 	memset(cf, 0, sizeof(*cf));
 	for (i = 0; i < LEN(keys); i++)
 		if (keys[i].def)
@@ -4026,100 +4171,42 @@ net_match(const NetList *l, const Addr *a, int debug)
 
 /* policy */
 
-/*
- * Python's format spec for a str, [[fill]align][width][.precision][s]:
- * put v into out padded and cut as str.format() would.  -1 when the spec
- * is anything else.
- */
+/* n fill bytes to out (size bytes) at *len; -1 when they do not fit. */
 static int
-pol_fmtspec(const char *spec, const char *e, const char *v, char *out, size_t size, size_t *len)
+pol_pad(char *out, size_t size, size_t *len, char fill, size_t n)
 {
-	char fill = ' ', align = '<';
-	size_t vlen = strlen(v), width = 0, prec = (size_t)-1, pad, i;
-
-	if (e - spec >= 2 && strchr("<>^", spec[1])) {
-		fill = spec[0];
-		align = spec[1];
-		spec += 2;
-	} else if (spec < e && strchr("<>^", *spec)) {
-		align = *spec++;
-	}
-	for (; spec < e && isdigit((unsigned char)*spec) && width < 10000; spec++)
-		width = width * 10 + *spec - '0';
-	if (spec < e && *spec == '.') {
-		for (prec = 0, spec++; spec < e && isdigit((unsigned char)*spec) && prec < 10000; spec++)
-			prec = prec * 10 + *spec - '0';
-		if (spec[-1] == '.')
-			return -1;
-	}
-	if (spec < e && *spec == 's')
-		spec++;
-	if (spec != e)
+	if (n >= size - *len)
 		return -1;
-	vlen = MIN(vlen, prec);
-	pad = width > vlen ? width - vlen : 0;
-	for (i = 0; i < (align == '>' ? pad : align == '^' ? pad / 2 : 0); i++)
-		if (put(out, size, len, &fill, 1))
-			return -1;
-	if (put(out, size, len, v, vlen))
-		return -1;
-	for (i = 0; i < (align == '<' ? pad : align == '^' ? pad - pad / 2 : 0); i++)
-		if (put(out, size, len, &fill, 1))
-			return -1;
+	memset(out + *len, fill, n);
+	*len += n;
 	return 0;
 }
 
 /*
- * Python str.format() with named fields only, as pypolicyd-spf uses it
- * for Reason_Message: {name} or {name:spec} is replaced, {{ and }} are
- * braces.  Returns 0, or -1 for anything else (pypolicyd-spf would die).
+ * A compiled template with the values of its fields (by enum TmplField)
+ * into out, padded and cut as str.format() would.  Returns -1 when it
+ * does not fit: out then holds as much as fits.
  */
 static int
-pol_format(const char *tmpl, const char *const *names, const char *const *vals,
-           size_t n, char *out, size_t size)
+pol_format(const Tmpl *t, const char *const *vals, char *out, size_t size)
 {
-	const char *p, *e, *colon;
-	size_t len = 0, i;
+	const TmplPart *f;
+	size_t len = 0, vlen, pad;
+	int r = 0;
 
-	for (p = tmpl; *p; p++) {
-		if ((*p == '{' && p[1] == '{') || (*p == '}' && p[1] == '}')) {
-			if (put(out, size, &len, p++, 1))
-				return -1;
+	for (f = t->part; f < t->part + t->n && !r; f++) {
+		if (f->lit) {
+			r = put(out, size, &len, f->lit, f->len);
 			continue;
 		}
-		if (*p == '}')
-			return -1;
-		if (*p != '{') {
-			if (put(out, size, &len, p, 1))
-				return -1;
-			continue;
-		}
-		if (!(e = strchr(++p, '}')) || memchr(p, '{', e - p))
-			return -1;
-		if (!(colon = memchr(p, ':', e - p)))
-			colon = e;
-		for (i = 0; i < n && (strlen(names[i]) != (size_t)(colon - p) ||
-		                      strncmp(names[i], p, colon - p)); i++)
-			;
-		if (i == n || pol_fmtspec(colon + (colon < e), e, vals[i], out, size, &len))
-			return -1;
-		p = e;
+		vlen = MIN(strlen(vals[f->field]), f->prec);
+		pad = f->width > vlen ? f->width - vlen : 0;
+		r = pol_pad(out, size, &len, f->fill, f->align == '>' ? pad : f->align == '^' ? pad / 2 : 0) ||
+		    put(out, size, &len, vals[f->field], vlen) ||
+		    pol_pad(out, size, &len, f->fill, f->align == '<' ? pad : f->align == '^' ? pad - pad / 2 : 0);
 	}
 	out[len] = '\0';
-	return 0;
-}
-
-/* Whether a template formats; logs and counts it when not. */
-static int
-pol_format_check(const char *key, const char *tmpl, const char *const *names, size_t n)
-{
-	static const char *const vals[8] = { "", "", "", "", "", "", "", "" };
-
-	if (!pol_format(tmpl, names, vals, n, scratch, sizeof(scratch)))
-		return 0;
-	logmsg(LOG_ERR, "%s = \"%s\": only the fields {%s}%s are known, and braces must pair; "
-	       "using the default", key, tmpl, names[0], n > 1 ? " ..." : "");
-	return 1;
+	return r ? -1 : 0;
 }
 
 /* The reason pyspf gives for a result: pypolicyd-spf's {spf} and comments. */
@@ -4345,14 +4432,18 @@ static void
 pol_message(Ctx *x, int ident, char *out, size_t size)
 {
 	const Ident *id = &x->id[ident];
-	const char *uv[] = { ident == I_HELO ? "helo" : "mfrom", ident == I_HELO ? x->helo : x->sender,
-	                     x->ipstr, x->rcpt };
-	const char *rv[] = { id->act == A_REJECT ? "rejected" : "deferred", id->reason, x->url };
+	const char *v[NUM_TFIELDS] = {
+		[TF_REJECTDEFER] = id->act == A_REJECT ? "rejected" : "deferred",
+		[TF_SPF] = id->reason, [TF_URL] = x->url,	/* formatted first */
+		[TF_SCOPE] = ident == I_HELO ? "helo" : "mfrom",
+		[TF_IDENTITY] = ident == I_HELO ? x->helo : x->sender,
+		[TF_IP] = x->ipstr, [TF_RECEIVER] = x->rcpt,
+	};
 
-	if (pol_format(x->cf->why_url, url_fields, uv, LEN(uv), x->url, sizeof(x->url)))
-		pol_format(URL_DEFAULT, url_fields, uv, LEN(uv), x->url, sizeof(x->url));
-	if (pol_format(x->cf->reason_message, reason_fields, rv, LEN(rv), out, size))
-		pol_format(REASON_DEFAULT, reason_fields, rv, LEN(rv), out, size);
+	if (pol_format(&x->cf->why_url, v, x->url, sizeof(x->url)))	/* too long: the default's */
+		pol_format(&builtin.why_url, v, x->url, sizeof(x->url));
+	if (pol_format(&x->cf->reason_message, v, out, size))
+		pol_format(&builtin.reason_message, v, out, size);
 }
 
 /* Whether the HELO name's addresses include the client (HELO_Whitelist). */

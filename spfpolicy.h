@@ -41,6 +41,31 @@ enum HeaderType {
 	NUM_HEADERTYPES
 };
 
+enum TmplField {	/* the fields of the templates, Reason_Message's then Explanation_URL's */
+	TF_REJECTDEFER,
+	TF_SPF,
+	TF_URL,
+	TF_SCOPE,
+	TF_IDENTITY,
+	TF_IP,
+	TF_RECEIVER,
+	NUM_TFIELDS
+};
+
+typedef struct {	/* one part of a template: literal text, or a field */
+	const char *lit;	/* the text (in the value as written); NULL: a field */
+	size_t len;		/* its length */
+	int field;		/* enum TmplField */
+	char fill, align;	/* the field's spec, [[fill]align][width][.precision][s] */
+	size_t width, prec;
+} TmplPart;
+
+typedef struct {	/* a str.format() template, compiled (Reason_Message, Explanation_URL) */
+	const TmplPart *part;
+	int n;
+	const char *bad;	/* the value as written when it did not compile: the default is in force */
+} Tmpl;
+
 typedef struct {	/* a client address; IPv4 in the first 4 bytes */
 	int v6;
 	unsigned char b[16];
@@ -88,7 +113,7 @@ typedef struct {
 	int lookup_time;		/* Lookup_Time, s; 0: LOOKUP_FALLBACK_MS per query */
 	int whitelist_lookup_time;	/* Whitelist_Lookup_Time, s */
 	int void_limit;			/* Void_Limit, RFC 7208 4.6.4 */
-	const char *reason_message;	/* Reason_Message */
+	Tmpl reason_message;		/* Reason_Message */
 	int mock;			/* Mock */
 	const char *per_user;		/* Per_User as written; "": unset */
 	const char *per_user_path;	/* its file when it is "text,<path>", else NULL */
@@ -96,7 +121,7 @@ typedef struct {
 	/* our own keys */
 	const char *nameservers;	/* Nameservers: host[:port],... */
 	const char *default_exp;	/* Default_Explanation */
-	const char *why_url;		/* Explanation_URL: {url} template */
+	Tmpl why_url;			/* Explanation_URL: the {url} of Reason_Message */
 	const char *receiver;		/* %{r}: Receiver_Domain, else the host name */
 	int dns_timeout_ms;		/* DNS_Timeout_ms: one try */
 	int dns_tries;			/* DNS_Tries */
@@ -123,6 +148,7 @@ enum KeyType {	/* how a key's value is read */
 	K_POLICY,	/* enum Policy */
 	K_HTYPE,	/* enum HeaderType */
 	K_STR,
+	K_TMPL,		/* a template; the range is that of its fields */
 	K_NETS,		/* a network list */
 	K_ALLOW,	/* Listen_Allow: a network list, blanks separate too */
 	K_DOMAINS,	/* a domain list */

@@ -10,7 +10,8 @@
  *
  * Checks beyond the sanitizers, against a model of the format (lines end
  * at a newline, at most CONF_LINE_MAX - 2 octets): a string key set only
- * by clean lines has the value of the last of them; a Per_User line is
+ * by clean lines has the value of the last of them, and a template so
+ * set formats as str.format() read at each use would; a Per_User line is
  * found for a recipient exactly when a line names it.  So a long line or
  * a NUL may spoil its own line, never another.
  *
@@ -117,6 +118,120 @@ want_line(const char *s, size_t len, int clean, void *arg)
 }
 
 /*
+ * The model of a template: str.format() read at each use, as spfpolicy
+ * did before templates were compiled at loading.
+ */
+static int
+ref_spec(const char *spec, const char *e, const char *v, char *out, size_t size, size_t *len)
+{
+	char fill = ' ', align = '<';
+	size_t vlen = strlen(v), width = 0, prec = (size_t)-1, pad, i;
+
+	if (e - spec >= 2 && strchr("<>^", spec[1])) {
+		fill = spec[0];
+		align = spec[1];
+		spec += 2;
+	} else if (spec < e && strchr("<>^", *spec)) {
+		align = *spec++;
+	}
+	for (; spec < e && isdigit((unsigned char)*spec) && width < 10000; spec++)
+		width = width * 10 + *spec - '0';
+	if (spec < e && *spec == '.') {
+		for (prec = 0, spec++; spec < e && isdigit((unsigned char)*spec) && prec < 10000; spec++)
+			prec = prec * 10 + *spec - '0';
+		if (spec[-1] == '.')
+			return -1;
+	}
+	if (spec < e && *spec == 's')
+		spec++;
+	if (spec != e)
+		return -1;
+	vlen = MIN(vlen, prec);
+	pad = width > vlen ? width - vlen : 0;
+	for (i = 0; i < (align == '>' ? pad : align == '^' ? pad / 2 : 0); i++)
+		if (put(out, size, len, &fill, 1))
+			return -1;
+	if (put(out, size, len, v, vlen))
+		return -1;
+	for (i = 0; i < (align == '<' ? pad : align == '^' ? pad - pad / 2 : 0); i++)
+		if (put(out, size, len, &fill, 1))
+			return -1;
+	return 0;
+}
+
+static int
+ref_format(const char *tmpl, const char *const *names, const char *const *vals,
+           size_t n, char *out, size_t size)
+{
+	const char *p, *e, *colon;
+	size_t len = 0, i;
+
+	for (p = tmpl; *p; p++) {
+		if ((*p == '{' && p[1] == '{') || (*p == '}' && p[1] == '}')) {
+			if (put(out, size, &len, p++, 1))
+				return -1;
+			continue;
+		}
+		if (*p == '}')
+			return -1;
+		if (*p != '{') {
+			if (put(out, size, &len, p, 1))
+				return -1;
+			continue;
+		}
+		if (!(e = strchr(++p, '}')) || memchr(p, '{', e - p))
+			return -1;
+		if (!(colon = memchr(p, ':', e - p)))
+			colon = e;
+		for (i = 0; i < n && (strlen(names[i]) != (size_t)(colon - p) ||
+		                      strncmp(names[i], p, colon - p)); i++)
+			;
+		if (i == n || ref_spec(colon + (colon < e), e, vals[i], out, size, &len))
+			return -1;
+		p = e;
+	}
+	out[len] = '\0';
+	return 0;
+}
+
+/*
+ * A template key set by clean lines only: it compiles exactly when the
+ * model formats it with empty fields, then it formats as the model does
+ * (twice: with short values, and with values too long to fit a reply);
+ * else the default is in force and -t names the value.
+ */
+static void
+check_tmpl(const Key *k, const Tmpl *t, const char *v)
+{
+	static char want[REPLY_MAX], got[REPLY_MAX], big[REPLY_MAX / 3];
+	const char *none[NUM_TFIELDS] = { "", "", "", "", "", "", "" };
+	const char *vals[NUM_TFIELDS] = { "rejected", "fail", "http://x/", "mfrom", "a@b.c", "192.0.2.1", "r" };
+	const Tmpl *def = (const Tmpl *)((const char *)&builtin + k->off);
+	int round, r;
+
+	if (ref_format(v, tmpl_names + k->min, none + k->min, k->max - k->min + 1, want, sizeof(want))) {
+		if (!t->bad || strcmp(t->bad, v) || t->part != def->part || t->n != def->n) {
+			dprintf(2, "fuzz: %s \"%.60s\" compiled, but does not format\n", k->name, v);
+			abort();
+		}
+		return;
+	}
+	if (t->bad) {
+		dprintf(2, "fuzz: %s \"%.60s\" formats, but did not compile\n", k->name, v);
+		abort();
+	}
+	memset(big, 'x', sizeof(big) - 1);
+	for (round = 0; round < 2; round++, vals[TF_SPF] = vals[TF_IDENTITY] = vals[TF_URL] = big) {
+		r = ref_format(v, tmpl_names + k->min, vals + k->min, k->max - k->min + 1, want, sizeof(want));
+		if (pol_format(t, vals, got, sizeof(got)) != r || (!r && strcmp(want, got))) {
+			dprintf(2, "fuzz: %s \"%.60s\": \"%.60s\", the model says \"%.60s\"\n",
+			        k->name, v, got, r ? "(too long)" : want);
+			abort();
+		}
+	}
+}
+
+/*
  * Every string key set by clean lines only has the last such value: a
  * long line or one with a NUL must not swallow or make another line.
  * (Authserv_Id and Receiver_Domain are made from the host name too.)
@@ -124,12 +239,13 @@ want_line(const char *s, size_t len, int clean, void *arg)
 static void
 check_values(const uint8_t *d, size_t n, const Conf *cf)
 {
+	char v[CONF_LINE_MAX];
 	const char *got;
 	size_t i;
 	Want w;
 
 	for (i = 0; i < LEN(keys); i++) {
-		if ((keys[i].type != K_STR && keys[i].type != K_PERUSER) ||
+		if ((keys[i].type != K_STR && keys[i].type != K_PERUSER && keys[i].type != K_TMPL) ||
 		    keys[i].off == offsetof(Conf, authserv_id) || keys[i].off == offsetof(Conf, receiver))
 			continue;
 		memset(&w, 0, sizeof(w));
@@ -137,6 +253,12 @@ check_values(const uint8_t *d, size_t n, const Conf *cf)
 		lines(d, n, want_line, &w);
 		if (!w.val || w.dirty)
 			continue;
+		if (keys[i].type == K_TMPL) {
+			memcpy(v, w.val, w.len);
+			v[w.len] = '\0';
+			check_tmpl(&keys[i], (const Tmpl *)((const char *)cf + keys[i].off), v);
+			continue;
+		}
 		got = *(char *const *)((const char *)cf + keys[i].off);
 		if (strlen(got) != w.len || memcmp(got, w.val, w.len)) {
 			dprintf(2, "fuzz: %s is \"%.60s\", the file says \"%.*s\"\n",
