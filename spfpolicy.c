@@ -4185,7 +4185,7 @@ pol_pad(char *out, size_t size, size_t *len, char fill, size_t n)
 /*
  * A compiled template with the values of its fields (by enum TmplField)
  * into out, padded and cut as str.format() would.  Returns -1 when it
- * does not fit: out then holds as much as fits.
+ * does not fit: out then ends before the first piece that did not.
  */
 static int
 pol_format(const Tmpl *t, const char *const *vals, char *out, size_t size)

@@ -228,11 +228,13 @@ def main():
     for name, extra in (('quiet', ['debugLevel = 0']),
                         ('debug', ['debugLevel = 4']),
                         ('mark', ['debugLevel = 0',
-                                  'Error_Action = DEFER_IF_PERMIT bad input'])):
+                                  'Error_Action = DEFER_IF_PERMIT bad input']),
+                        ('long', ['debugLevel = 0', 'Explanation_URL = '
+                                  '{ip:>9999}{ip:>9999}{receiver:>4560}'])):
         confs[name] = os.path.join(TMP, name + '.conf')
         with open(confs[name], 'w') as f:
             f.write('\n'.join(base + extra) + '\n')
-    Q, DBG, MK = confs['quiet'], confs['debug'], confs['mark']
+    Q, DBG, MK, LONG = (confs[k] for k in ('quiet', 'debug', 'mark', 'long'))
     R = request
 
     try:
@@ -330,6 +332,14 @@ def main():
                                  b'queue_id=' + b'q' * 4000,
                                  b'instance=' + b'i' * 4000])]).run()
         check('longest-values-reject', s, 1, [FAILR])
+
+        # an {url} too long for Reason_Message's default: the parts that
+        # fit, and nothing of the longer text the request before left
+        s = Session(LONG, [R(sender='l' * 4000 + '@pass.' + D),
+                           R(sender='u@fail.' + D)]).run()
+        check('reject-text-cut-to-fit', s, 2,
+              [None, FAILR + rb'Message rejected due to: SPF fail - not '
+               rb'authorized\. Please see $'])
 
         s = Session(Q, [R(client='::ffff:192.0.2.1'),
                         R(client='192.0.2.1%eth0'),
