@@ -452,6 +452,7 @@ static int conf_tmplfield(const char **, int, int, TmplPart *);
 static int conf_tmplparse(const char *, int, int, TmplPart *);
 static void conf_tmpl(Conf *, const Key *, const char *);
 static void conf_builtin(void);
+static void conf_allow(Conf *, const char *, const char *);
 static int conf_set(Conf *, const Key *, const char *, const char *);
 static int conf_line(Conf *, char *, const char *);
 static int conf_read(const char *, Conf *);
@@ -3840,11 +3841,21 @@ conf_builtin(void)
 	}
 }
 
+/* Listen_Allow, ours: blanks separate entries too; unset, it is loopback. */
+static void
+conf_allow(Conf *cf, const char *key, const char *v)
+{
+	char buf[CONF_LINE_MAX];
+
+	cf->listen_allow_set = *v != '\0';
+	conf_nets(cf, &cf->listen_allow, key, conf_strdup(cf, net_commas(*v ? v : listen_loopback,
+	                                                                 buf, sizeof(buf))));
+}
+
 /* Compile one key's value into cf; returns the number of problems (logged). */
 static int
 conf_set(Conf *cf, const Key *k, const char *v, const char *path)
 {
-	char buf[CONF_LINE_MAX];
 	void *f = (char *)cf + k->off;
 	long n;
 
@@ -3883,10 +3894,8 @@ conf_set(Conf *cf, const Key *k, const char *v, const char *path)
 	case K_NETS:
 		conf_nets(cf, f, k->name, v);
 		break;
-	case K_ALLOW:	/* ours: blanks separate too; unset: loopback */
-		cf->listen_allow_set = *v != '\0';
-		conf_nets(cf, f, k->name, conf_strdup(cf, net_commas(*v ? v : listen_loopback,
-		                                                     buf, sizeof(buf))));
+	case K_ALLOW:
+		conf_allow(cf, k->name, v);
 		break;
 	case K_DOMAINS:
 		*(const char **)f = conf_domains(cf, v);
