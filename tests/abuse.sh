@@ -13,7 +13,8 @@
 # over-long and NUL-holding ones get the Error_Action reply (action=dunno),
 # that no reply holds a CR, a control, an embedded newline or what an
 # earlier reply left behind, that the process always exits 0 (never a
-# signal), and that its peak RSS stays under 8 MiB.  A small zone is served by tests/dnsd.py on 127.0.0.1.
+# signal), and that its peak RSS stays under 8 MiB.  A small zone is
+# served by tests/dnsd.py on 127.0.0.1.
 # The sessions and checks are tests/abuse.py's; this script gives it the
 # binary and a scratch directory.
 # Prints "ok NAME" / "FAIL NAME: why", "# rss ..." notes and
