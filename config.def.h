@@ -83,10 +83,10 @@ static const int max_cnames    = 10;	/* CNAME hops per lookup */
 /* resolver */
 static const int dns_timeout_default = 2000;	/* ms, first try, when neither the */
 static const int dns_tries_default   = 3;	/* config nor resolv.conf says */
-#define MAX_NS		16		/* name servers asked, in turn */
+#define DNS_FDS_MAX	64		/* sockets c-ares may have open at once */
 #define DNS_QUERY_MAX	(12 + DNS_NAME_MAX + 4 + 11)	/* header, question, OPT */
 #define LOOKUP_FALLBACK_MS 20000	/* a query's limit when Lookup_Time is 0 */
-static const int edns_payload  = 1232;	/* bytes; larger answers go to TCP */
+static const int edns_payload  = 1232;	/* bytes offered; c-ares asks over TCP when truncated */
 static const unsigned dns_cache_max_ttl = 3600;	/* s; answers kept at most */
 #define DNS_CACHE_SIZE	64		/* answers kept per process */
 #define DNS_CACHE_PKT	1232		/* bytes; larger answers are not kept */

@@ -97,9 +97,9 @@
 #define LOWER(c)	((c) >= 'A' && (c) <= 'Z' ? (c) | 0x20 : (c))	/* ASCII only */
 #define SPACE(c)	((c) == ' ' || (unsigned)((c) - '\t') < 5)	/* isspace(), C locale */
 
-/* the one place a query leaves; the fuzzers put a fake DNS here */
+/* the one place a query leaves, through c-ares; the fuzzers put a fake DNS here */
 #ifndef DNS_SEND
-#define DNS_SEND(q)	dns_first(q)
+#define DNS_SEND(q)	ares_send(channel, (q)->pkt, (q)->qlen, dns_callback, (q))
 #endif
 
 /* configuration: limits used by the types below, and the defaults */
@@ -152,6 +152,8 @@ typedef struct {	/* one DNS answer, parsed into the arena */
 	const char *err;	/* D_TEMP: why */
 	long long ms;		/* -v: when it came, how long it took */
 	int cached;		/* -v: from the cache */
+	int tries;		/* -v: tries that timed out or answered */
+	int tcp;		/* -v: it came over TCP (c-ares 1.29 and later tell) */
 	struct CacheEntry *entry;	/* where the cache keeps it, while gen */
 	unsigned gen;		/*   is the entry's: spf_parsed() */
 } Answer;
@@ -175,20 +177,12 @@ typedef struct {	/* one query in flight */
 	char name[DNS_NAME_MAX + 1];
 	int hops;		/* CNAME re-queries made */
 	int done;
+	int cancel;		/* still in flight when dns_wait() stopped waiting */
 	long long deadline;	/* no query is sent after it */
-	/* on the wire: ours, so that every c-ares version sends and reads the same */
-	int fd;			/* -1: nothing open */
-	int tcp;		/* the answer was truncated: ask over TCP */
-	int edns;		/* the query carries an OPT RR */
-	int try;		/* sends so far, over all servers */
-	int status;		/* ARES_* of the last try that failed */
-	long long expires;	/* ms: this try gives up */
-	unsigned id;
-	int qlen;		/* the query, after pkt's two TCP length bytes */
-	unsigned char pkt[2 + DNS_QUERY_MAX];
-	int io;			/* TCP: bytes written, then read */
-	unsigned char rlen[2];	/* TCP: the answer's length */
-	unsigned char *rbuf;	/* TCP: the answer */
+	int edns;		/* the question carries an OPT RR */
+	int tries, tcp;		/* -v: Answer's */
+	int qlen;
+	unsigned char pkt[DNS_QUERY_MAX];	/* the question, for ares_send() */
 } Query;
 
 typedef struct {	/* a fan-out that may stop at the first answer that matches */
@@ -314,6 +308,7 @@ static void logmsg(int, const char *, ...);
 static void log_send(int, const char *, va_list);
 static void log_open(const char *);
 static void trace(const char *, ...);
+static void trace_line(char *);
 static void die(const char *, ...);
 static long long now_ms(void);
 static void harden(int);
@@ -340,26 +335,22 @@ static CacheEntry *cache_put(const char *, int, int, const unsigned char *, int)
 
 static void dns_optval(const char *, const char *, int, int *);
 static void dns_sysopts(int *, int *);
+static void dns_sockstate(void *, ares_socket_t, int, int);
+#if ARES_VERSION >= 0x011d00
+static void dns_servstate(const char *, ares_bool_t, int, void *);
+#endif
+static int dns_channel(ares_channel *, const char *, int, int, int);
 static int dns_init(const Conf *);
-static void dns_server(const struct ares_addr_port_node *);
-static unsigned dns_rand(void);
 static int dns_name(const unsigned char *, int, int *, char *);
 static int dns_rr(const unsigned char *, int, int *, char *, int *, unsigned *, int *);
 static const char *dns_chain(const unsigned char *, int, int, int, char *);
 static int dns_count(const unsigned char *, int, int, int, int, const char *, int *);
 static int dns_rdata(Answer *, const unsigned char *, int, int, int);
 static int dns_encode(Query *);
-static void dns_first(Query *);
-static void dns_start(Query *);
-static void dns_next(Query *, int);
-static void dns_close(Query *);
-static int dns_sameq(const Query *, const unsigned char *, int);
-static int dns_answer(Query *, const unsigned char *, int);
-static void dns_udp(Query *);
-static void dns_tcp(Query *, int);
 static void dns_send(Query *);
+static int dns_status(int, const unsigned char *, int);
 static void dns_parse(Query *, const unsigned char *, int);
-static void dns_deliver(Query *, int, const unsigned char *, int);
+static void dns_deliver(Query *, int, const unsigned char *, int, CacheEntry *);
 static void dns_callback(void *, int, int, unsigned char *, int);
 static int dns_enough(const Enough *, const Query *);
 static void dns_wait(Query *, int, long long, const Enough *);
@@ -533,17 +524,13 @@ static int mode_check(const Conf *, const Opts *, int);
 /* variables */
 
 /* resolver */
-static struct {		/* the name servers, from c-ares: resolv.conf or Nameservers */
-	struct sockaddr_storage sa;
-	socklen_t len;
-} ns[MAX_NS];
-static int nns;
-static int ns_timeout_ms, ns_tries;
+static ares_channel channel;	/* one for the life of the process (dns_init) */
+static struct pollfd dnsfd[DNS_FDS_MAX];	/* the sockets c-ares watches */
+static int ndnsfd;
+static int dns_tcp;		/* the last answer came over TCP (dns_servstate) */
 static int ns_override;		/* -n given: config reloads keep it */
-static unsigned long long rng;	/* query IDs */
 static CacheEntry dcache[DNS_CACHE_SIZE];
 static int dcache_next;
-static unsigned char udpbuf[65536];	/* a datagram as it came */
 
 /* evaluation */
 static char arena[ARENA_SIZE];	/* per request; untouched pages cost no memory */
@@ -741,7 +728,7 @@ log_open(const char *ident)
 static void
 trace(const char *fmt, ...)
 {
-	char buf[LOG_LINE_MAX], *p;
+	char buf[LOG_LINE_MAX];
 	va_list ap;
 
 	if (!verbose)
@@ -749,10 +736,19 @@ trace(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	for (p = buf; *p; p++)
+	trace_line(buf);
+}
+
+/* -v: one line of the tree, whatever its length; controls shown as '?'. */
+static void
+trace_line(char *s)
+{
+	char *p;
+
+	for (p = s; *p; p++)
 		if ((unsigned char)*p < ' ' || *p == 0x7f)
 			*p = '?';
-	fprintf(stderr, "%*s%s\n", 2 * trace_depth, "", buf);
+	fprintf(stderr, "%*s%s\n", 2 * trace_depth, "", s);
 }
 
 /* For start-up and impossible states only: never for what a stranger sent. */
@@ -1158,85 +1154,120 @@ dns_sysopts(int *timeout, int *attempts)
 	}
 }
 
+/* c-ares tells which sockets to watch: dnsfd[] follows it for dns_wait(). */
+static void
+dns_sockstate(void *data, ares_socket_t fd, int readable, int writable)
+{
+	int i;
+
+	(void)data;
+	for (i = 0; i < ndnsfd && dnsfd[i].fd != fd; i++)
+		;
+	if (!readable && !writable) {
+		if (i < ndnsfd)
+			dnsfd[i] = dnsfd[--ndnsfd];
+		return;
+	}
+	if (i == ndnsfd) {
+		if (ndnsfd == DNS_FDS_MAX)
+			return;	/* not watched: c-ares times its query out */
+		ndnsfd++;
+	}
+	dnsfd[i].fd = fd;
+	dnsfd[i].events = (readable ? POLLIN : 0) | (writable ? POLLOUT : 0);
+}
+
+#if ARES_VERSION >= 0x011d00	/* 1.29: which transport answered, for -v */
+static void
+dns_servstate(const char *server, ares_bool_t success, int flags, void *data)
+{
+	(void)server;
+	(void)data;
+	dns_tcp = success && (flags & ARES_SERV_STATE_TCP);
+}
+#endif
+
 /*
- * The name servers from c-ares, as it reads resolv.conf (or Nameservers).
+ * A channel for the name servers (resolv.conf, or servers: the
+ * Nameservers key); with one server, SERVFAIL, REFUSED and NOTIMP come to
+ * us (NOCHECKRESP) instead of being asked again at once of that same
+ * server.  Returns the number of servers, or -1.
+ */
+static int
+dns_channel(ares_channel *ch, const char *servers, int timeout_ms, int tries, int flags)
+{
+	struct ares_options o;
+	struct ares_addr_port_node *list = NULL, *s;
+	int mask, r, n = 0;
+
+	memset(&o, 0, sizeof(o));
+	o.flags = ARES_FLAG_EDNS | ARES_FLAG_NOSEARCH | flags;	/* replaces the defaults */
+	o.timeout = timeout_ms;
+	o.tries = tries;
+	o.ednspsz = edns_payload;
+	o.sock_state_cb = dns_sockstate;
+	mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_EDNSPSZ |
+	       ARES_OPT_SOCK_STATE_CB;
+#ifdef ARES_OPT_UDP_MAX_QUERIES	/* 1.20: a fresh source port for every query */
+	o.udp_max_queries = 1;
+	mask |= ARES_OPT_UDP_MAX_QUERIES;
+#endif
+#ifdef ARES_OPT_QUERY_CACHE	/* 1.23: our cache decides what is kept */
+	o.qcache_max_ttl = 0;
+	mask |= ARES_OPT_QUERY_CACHE;
+#endif
+	if ((r = ares_init_options(ch, &o, mask)) != ARES_SUCCESS) {
+		logmsg(LOG_ERR, "c-ares: %s", ares_strerror(r));
+		return -1;
+	}
+	if (*servers && (r = ares_set_servers_ports_csv(*ch, servers)) != ARES_SUCCESS)
+		logmsg(LOG_ERR, "Nameservers \"%s\": %s", servers, ares_strerror(r));
+	else if ((r = ares_get_servers_ports(*ch, &list)) == ARES_SUCCESS)
+		for (s = list; s; s = s->next)
+			n++;
+	ares_free_data(list);
+#if ARES_VERSION >= 0x011d00
+	ares_set_server_state_callback(*ch, dns_servstate, NULL);
+#endif
+	if (r == ARES_SUCCESS && !n)
+		logmsg(LOG_ERR, "no name server to ask");
+	if (r != ARES_SUCCESS || !n) {
+		ares_destroy(*ch);
+		return -1;
+	}
+	return n;
+}
+
+/*
+ * The one channel of the process, for its whole life, so that what
+ * c-ares learns (which server is down, its cookies) serves every request.
  * Timeout and tries: the keys DNS_Timeout_ms and DNS_Tries, else
- * resolv.conf's options, else ours.  Returns 0, or -1 when there is no
- * usable name server.
+ * resolv.conf's options, else ours.  A channel that cannot be made
+ * leaves the one in force.  Returns 0, or -1.
  */
 static int
 dns_init(const Conf *cf)
 {
-	struct ares_options o;
-	struct ares_addr_port_node *list = NULL, *s;
 	ares_channel ch;
-	int r, fd, timeout, attempts;
+	int n, timeout, attempts, ms, tries;
 
-	nns = 0;
 	if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
 		return -1;
-	memset(&o, 0, sizeof(o));
-	o.flags = ARES_FLAG_NOSEARCH;
-	if ((r = ares_init_options(&ch, &o, ARES_OPT_FLAGS)) != ARES_SUCCESS) {
-		logmsg(LOG_ERR, "c-ares: %s", ares_strerror(r));
-		return -1;
-	}
-	if (*cf->nameservers && (r = ares_set_servers_ports_csv(ch, cf->nameservers)) != ARES_SUCCESS)
-		logmsg(LOG_ERR, "Nameservers \"%s\": %s", cf->nameservers, ares_strerror(r));
-	else
-		r = ares_get_servers_ports(ch, &list);
 	dns_sysopts(&timeout, &attempts);
-	ns_timeout_ms = cf->dns_timeout_ms ? cf->dns_timeout_ms :
-	                timeout > 0 ? timeout * 1000 : dns_timeout_default;
-	ns_tries = cf->dns_tries ? cf->dns_tries : attempts > 0 ? attempts : dns_tries_default;
-	for (s = list; s && nns < MAX_NS; s = s->next)
-		dns_server(s);
-	ares_free_data(list);
-	ares_destroy(ch);
-	if (r == ARES_SUCCESS && !nns)
-		logmsg(LOG_ERR, "no name server to ask");
-	/* query IDs: unpredictable where /dev/urandom is, distinct anyway */
-	rng = (unsigned long long)now_ms() << 20 ^ (unsigned long long)getpid() ^ (size_t)&o;
-	if ((fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) >= 0) {
-		unsigned long long seed = 0;
-
-		if (read(fd, &seed, sizeof(seed)) == sizeof(seed))
-			rng ^= seed;
-		close(fd);
+	ms = cf->dns_timeout_ms ? cf->dns_timeout_ms :
+	     timeout > 0 ? timeout * 1000 : dns_timeout_default;
+	tries = cf->dns_tries ? cf->dns_tries : attempts > 0 ? attempts : dns_tries_default;
+	if ((n = dns_channel(&ch, cf->nameservers, ms, tries, 0)) < 0)
+		return -1;
+	if (n == 1) {
+		ares_destroy(ch);
+		if (dns_channel(&ch, cf->nameservers, ms, tries, ARES_FLAG_NOCHECKRESP) < 0)
+			return -1;
 	}
-	rng |= 1;
-	return r == ARES_SUCCESS && nns ? 0 : -1;
-}
-
-/* Add c-ares' name server s to ns[]: its address and UDP port (0: 53). */
-static void
-dns_server(const struct ares_addr_port_node *s)
-{
-	struct sockaddr_in *v4 = (struct sockaddr_in *)&ns[nns].sa;
-	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ns[nns].sa;
-
-	memset(&ns[nns], 0, sizeof(ns[nns]));
-	if (s->family == AF_INET) {
-		v4->sin_family = AF_INET;
-		v4->sin_port = htons(s->udp_port ? s->udp_port : 53);
-		memcpy(&v4->sin_addr, &s->addr.addr4, 4);
-		ns[nns++].len = sizeof(*v4);
-	} else if (s->family == AF_INET6) {
-		v6->sin6_family = AF_INET6;
-		v6->sin6_port = htons(s->udp_port ? s->udp_port : 53);
-		memcpy(&v6->sin6_addr, &s->addr.addr6, 16);
-		ns[nns++].len = sizeof(*v6);
-	}
-}
-
-/* xorshift64: 16 bits for a query ID */
-static unsigned
-dns_rand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng >> 32 & 0xffff;
+	if (channel)
+		ares_destroy(channel);	/* idle: no query outlives dns_wait() */
+	channel = ch;
+	return 0;
 }
 
 /*
@@ -1399,24 +1430,19 @@ dns_rdata(Answer *a, const unsigned char *p, int plen, int rd, int rdlen)
 }
 
 /*
- * Encode q's query into q->pkt: the two TCP length bytes, then a header
- * with a fresh ID and RD, one question and, when q->edns, an OPT RR
- * (RFC 6891) offering edns_payload bytes.  Labels go out byte for byte,
- * whatever they hold: c-ares 1.34 would validate or re-escape a name it
- * encodes, 1.18 would read backslashes as escapes.  Returns -1 for a name
- * that has an empty or over-long label.
+ * Encode q's question into q->pkt: a header with RD, one question and,
+ * when q->edns, an OPT RR (RFC 6891) offering edns_payload bytes, where
+ * c-ares 1.34 also puts its cookie.  The ID is c-ares' to choose.  Returns
+ * -1 for a name that has an empty or over-long label.
  */
 static int
 dns_encode(Query *q)
 {
-	unsigned char *p = q->pkt + 2;
+	unsigned char *p = q->pkt;
 	const char *s, *dot;
 	int n = 12, l;
 
-	q->id = dns_rand();
 	memset(p, 0, 12);
-	p[0] = q->id >> 8;
-	p[1] = q->id & 0xff;
 	p[2] = 0x01;			/* RD */
 	p[5] = 1;			/* QDCOUNT */
 	p[11] = q->edns ? 1 : 0;	/* ARCOUNT */
@@ -1441,197 +1467,53 @@ dns_encode(Query *q)
 		p[n + 4] = edns_payload & 0xff;
 		n += 11;
 	}
-	q->pkt[0] = n >> 8;
-	q->pkt[1] = n & 0xff;
 	return q->qlen = n;
 }
 
-/* DNS_SEND: the first try, to the first server, over UDP with EDNS. */
-static void
-dns_first(Query *q)
-{
-	q->fd = -1;
-	q->tcp = 0;
-	q->edns = 1;
-	q->try = 0;
-	q->status = ARES_ETIMEOUT;
-	dns_start(q);
-}
-
 /*
- * Send q's try q->try to server q->try % nns; the timeout doubles with
- * each round through the servers, as in c-ares and the C library.  When
- * no try is left, q ends with the status of the last one.
+ * Hand q to c-ares, unless Lookup_Time is up: then it ends D_TEMP
+ * without a query.  c-ares may call back before this returns.
  */
 static void
-dns_start(Query *q)
+dns_send(Query *q)
 {
-	const int type = q->tcp ? SOCK_STREAM : SOCK_DGRAM;
-	int i;
-
-	for (; q->try < ns_tries * nns; q->try++) {
-		i = q->try % nns;
-		q->io = 0;
-		q->rbuf = NULL;
-		q->expires = now_ms() + ((long long)ns_timeout_ms << (q->try / nns));
-		if (dns_encode(q) < 0) {
-			q->status = ARES_EBADNAME;
-			break;
-		}
-		dns_sent++;
-		q->fd = socket(ns[i].sa.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (q->fd >= 0 && (!connect(q->fd, (struct sockaddr *)&ns[i].sa, ns[i].len) ||
-		                   (q->tcp && errno == EINPROGRESS)) &&
-		    (q->tcp || send(q->fd, q->pkt + 2, q->qlen, 0) == q->qlen))
-			return;
-		q->status = ARES_ECONNREFUSED;
-		dns_close(q);
+	if (now_ms() >= q->deadline) {
+		q->done = 1;
+		q->ans->status = D_TEMP;
+		q->ans->err = "exceeded max query lookup time";
+		return;
 	}
-	dns_callback(q, q->status, 0, NULL, 0);
-}
-
-/* This try failed with status: on to the next server. */
-static void
-dns_next(Query *q, int status)
-{
-	dns_close(q);
-	q->status = status;
-	q->try++;
-	dns_start(q);
-}
-
-static void
-dns_close(Query *q)
-{
-	if (q->fd >= 0)
-		close(q->fd);
-	q->fd = -1;
-}
-
-/* Whether the answer p echoes q's ID and question (any case). */
-static int
-dns_sameq(const Query *q, const unsigned char *p, int plen)
-{
-	const unsigned char *a = q->pkt + 2;
-	int i, end = q->qlen - (q->edns ? 11 : 0);
-
-	if (plen < end || p[0] != a[0] || p[1] != a[1] || !(p[2] & 0x80) ||
-	    p[4] != 0 || p[5] != 1)
-		return 0;
-	for (i = 12; i < end; i++)	/* label lengths are < 'A': unchanged */
-		if (tolower(p[i]) != tolower(a[i]))
-			return 0;
-	return 1;
+	if (dns_encode(q) < 0) {
+		dns_callback(q, ARES_EBADNAME, 0, NULL, 0);
+		return;
+	}
+	dns_sent++;
+	DNS_SEND(q);
 }
 
 /*
- * An answer arrived for q: returns 0 when it is not q's (left unread, as
- * c-ares does: a forged or late one must not end the query), else acts
- * on it: again without EDNS after FORMERR (RFC 6891 7), over TCP when
- * truncated, the next server after SERVFAIL, NOTIMP or REFUSED, or hands
- * it on with the status ares_query() gave for its RCODE.
+ * The status ares_query() would give for what ares_send() handed over:
+ * an answer's RCODE, or c-ares' own status when there is no answer.
  */
 static int
-dns_answer(Query *q, const unsigned char *p, int plen)
+dns_status(int status, const unsigned char *p, int plen)
 {
 	static const int rcode_status[] = {
 		ARES_SUCCESS, ARES_EFORMERR, ARES_ESERVFAIL, ARES_ENOTFOUND,
 		ARES_ENOTIMP, ARES_EREFUSED,
 	};
-	int rcode, status;
+	int rcode;
 
-	if (!dns_sameq(q, p, plen))
-		return 0;
+	if (status != ARES_SUCCESS || !p)
+		return status == ARES_SUCCESS ? ARES_EBADRESP : status;
+	if (plen < 12)
+		return ARES_EBADRESP;
 	rcode = p[3] & 0x0f;
-	status = rcode < (int)LEN(rcode_status) ? rcode_status[rcode] : ARES_EBADRESP;
-	if (rcode == 1 && q->edns) {
-		q->edns = 0;
-		dns_close(q);
-		dns_start(q);
-	} else if (!q->tcp && ((p[2] & 0x02) || plen > (q->edns ? edns_payload : 512))) {
-		q->tcp = 1;
-		dns_close(q);
-		dns_start(q);
-	} else if (rcode == 2 || rcode == 4 || rcode == 5) {
-		dns_next(q, status);
-	} else {
-		dns_close(q);
-		if (!rcode && !(p[6] | p[7]))
-			status = ARES_ENODATA;
-		dns_callback(q, status, 0, (unsigned char *)p, plen);
-	}
-	return 1;
-}
-
-/* Read q's UDP socket: datagrams that are not its answer are dropped. */
-static void
-dns_udp(Query *q)
-{
-	ssize_t n;
-
-	while ((n = recv(q->fd, udpbuf, sizeof(udpbuf), 0)) >= 0)
-		if (dns_answer(q, udpbuf, n))
-			return;
-	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-		dns_next(q, ARES_ECONNREFUSED);	/* ICMP unreachable */
-}
-
-/* q's TCP connection is ready: write the query, then read the answer. */
-static void
-dns_tcp(Query *q, int revents)
-{
-	int wlen = 2 + q->qlen, len, r;
-	unsigned char *dst;
-
-	if (revents & (POLLERR | POLLNVAL) && !(revents & POLLIN)) {
-		dns_next(q, ARES_ECONNREFUSED);
-		return;
-	}
-	if (q->io < wlen) {
-		if ((r = write(q->fd, q->pkt + q->io, wlen - q->io)) < 0 && errno != EAGAIN)
-			dns_next(q, ARES_ECONNREFUSED);
-		else if (r > 0)
-			q->io += r;
-		return;
-	}
-	len = q->rlen[0] << 8 | q->rlen[1];
-	if (q->io < wlen + 2) {
-		dst = q->rlen + (q->io - wlen);
-		len = wlen + 2 - q->io;
-	} else {
-		if (!q->rbuf && !(q->rbuf = aalloc(len))) {
-			dns_close(q);
-			dns_callback(q, ARES_ENOMEM, 0, NULL, 0);
-			return;
-		}
-		dst = q->rbuf + (q->io - wlen - 2);
-		len -= q->io - wlen - 2;
-	}
-	if ((r = read(q->fd, dst, len)) < 0 && errno == EAGAIN)
-		return;
-	if (r <= 0) {		/* closed before the whole answer */
-		dns_next(q, ARES_ECONNREFUSED);
-		return;
-	}
-	q->io += r;
-	len = q->rlen[0] << 8 | q->rlen[1];
-	if (q->io == wlen + 2 && !len)
-		dns_next(q, ARES_EBADRESP);
-	else if (q->io == wlen + 2 + len && !dns_answer(q, q->rbuf, len))
-		dns_next(q, ARES_EBADRESP);
-}
-
-/* Send q, unless Lookup_Time is up: then it ends D_TEMP without a query. */
-static void
-dns_send(Query *q)
-{
-	if (now_ms() < q->deadline) {
-		DNS_SEND(q);
-		return;
-	}
-	q->done = 1;
-	q->ans->status = D_TEMP;
-	q->ans->err = "exceeded max query lookup time";
+	if (rcode >= (int)LEN(rcode_status))
+		return ARES_EBADRESP;
+	if (!rcode && !(p[6] | p[7]))
+		return ARES_ENODATA;
+	return rcode_status[rcode];
 }
 
 /*
@@ -1692,13 +1574,21 @@ dns_parse(Query *q, const unsigned char *p, int plen)
 	}
 }
 
-/* Hand a finished query's answer to its Answer; it may ask again (CNAME). */
+
+/*
+ * Hand a finished query's answer to its Answer, with e, the cache entry
+ * that holds exactly this answer (none: NULL), so that a parsed record is
+ * kept with the answer it came from and no other; it may ask again
+ * (CNAME).
+ */
 static void
-dns_deliver(Query *q, int status, const unsigned char *abuf, int alen)
+dns_deliver(Query *q, int status, const unsigned char *abuf, int alen, CacheEntry *e)
 {
 	q->done = 1;
 	q->ans->n = 0;
 	q->ans->ms = now_ms() - q->sent;
+	q->ans->entry = e;
+	q->ans->gen = e ? e->gen : 0;
 	switch (status) {
 	case ARES_SUCCESS:
 		dns_parse(q, abuf, alen);
@@ -1717,19 +1607,30 @@ dns_deliver(Query *q, int status, const unsigned char *abuf, int alen)
 	}
 }
 
+/*
+ * ares_send()'s callback: an answer whose question and ID c-ares has
+ * matched (and, with 1.34, its cookie), or why there is none.  A server
+ * that answers FORMERR to EDNS is asked again without it (RFC 6891 7),
+ * where c-ares did not do so itself.
+ */
 static void
 dns_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
 	Query *q = arg;
-	CacheEntry *e;
+	CacheEntry *e = NULL;
 
-	(void)timeouts;
-	if (abuf && (status == ARES_SUCCESS || status == ARES_ENODATA || status == ARES_ENOTFOUND) &&
-	    (e = cache_put(q->name, q->ans->type, status, abuf, alen))) {
-		q->ans->entry = e;
-		q->ans->gen = e->gen;
+	q->tcp = dns_tcp;	/* the UDP try it was truncated on is one more */
+	q->tries += timeouts + (abuf != NULL) + dns_tcp;
+	dns_tcp = 0;
+	status = dns_status(status, abuf, alen);
+	if (status == ARES_EFORMERR && q->edns) {
+		q->edns = 0;
+		dns_send(q);
+		return;
 	}
-	dns_deliver(q, status, abuf, alen);
+	if (abuf && (status == ARES_SUCCESS || status == ARES_ENODATA || status == ARES_ENOTFOUND))
+		e = cache_put(q->name, q->ans->type, status, abuf, alen);
+	dns_deliver(q, status, abuf, alen, e);
 }
 
 /* Whether q's answer is enough for w: an address that matches, under w's domain. */
@@ -1749,48 +1650,51 @@ dns_enough(const Enough *w, const Query *q)
 }
 
 /*
- * Drive the queries until every one is done, one is enough for w (the
- * rest are not waited for), or the deadline passes.
+ * Drive c-ares until every query is done, one is enough for w, or the
+ * deadline passes; the rest are cancelled (their callbacks run now, while
+ * q is still there), so that nothing of this lookup is left in flight.
  */
 static void
 dns_wait(Query *q, int n, long long deadline, const Enough *w)
 {
-	struct pollfd *p;
-	long long now, next;
-	int *qi, i, k, stop = 0;
+	struct pollfd p[DNS_FDS_MAX];
+	struct timeval max, tv, *tvp;
+	long long left;
+	int i, k, busy, stop = 0;
 
-	p = aalloc(n * sizeof(*p));
-	qi = aalloc(n * sizeof(*qi));
-	while (p && qi && !stop) {
-		now = now_ms();
-		for (next = deadline, k = i = 0; i < n; i++) {
-			if (!q[i].done && q[i].fd >= 0 && now >= q[i].expires)
-				dns_next(&q[i], ARES_ETIMEOUT);
+	for (;;) {
+		for (busy = 0, i = 0; i < n; i++) {
 			stop |= dns_enough(w, &q[i]);
-			if (q[i].done || q[i].fd < 0)
-				continue;
-			next = MIN(next, q[i].expires);
-			p[k].fd = q[i].fd;
-			p[k].events = q[i].tcp && q[i].io < 2 + q[i].qlen ? POLLOUT : POLLIN;
-			qi[k++] = i;
+			busy |= !q[i].done;
 		}
-		if (!k || stop || now >= deadline)
+		if (!busy || stop || (left = deadline - now_ms()) <= 0)
 			break;
-		if (poll(p, k, MAX(next - now, 0)) < 0 && errno != EINTR)
+		max.tv_sec = left / 1000;
+		max.tv_usec = left % 1000 * 1000;
+		tvp = ares_timeout(channel, &max, &tv);
+		/* callbacks change dnsfd[]: poll a copy */
+		memcpy(p, dnsfd, (k = ndnsfd) * sizeof(*p));
+		if ((i = poll(p, k, tvp->tv_sec * 1000 + (tvp->tv_usec + 999) / 1000)) < 0 &&
+		    errno != EINTR)
 			break;
-		for (i = 0; i < k; i++) {
-			if (!p[i].revents || q[qi[i]].fd != p[i].fd)
-				continue;
-			if (q[qi[i]].tcp)
-				dns_tcp(&q[qi[i]], p[i].revents);
-			else
-				dns_udp(&q[qi[i]]);
-		}
-	}
-	for (i = 0; i < n; i++) {
-		if (q[i].done == 1)
+		if (i <= 0) {	/* a try's time is up */
+			ares_process_fd(channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
 			continue;
-		dns_close(&q[i]);
+		}
+		for (i = 0; i < k; i++)
+			if (p[i].revents)
+				ares_process_fd(channel,
+				    p[i].revents & (POLLIN | POLLERR | POLLHUP) ? p[i].fd : ARES_SOCKET_BAD,
+				    p[i].revents & POLLOUT ? p[i].fd : ARES_SOCKET_BAD);
+	}
+	if (!busy)
+		return;
+	for (i = 0; i < n; i++)
+		q[i].cancel = !q[i].done;
+	ares_cancel(channel);	/* their callbacks run now, while q is still there */
+	for (i = 0; i < n; i++) {
+		if (!q[i].cancel)
+			continue;
 		q[i].done = 1;
 		q[i].ans->ms = now_ms() - q[i].sent;
 		q[i].ans->status = D_TEMP;
@@ -1818,6 +1722,7 @@ dns_lookup_many(long long deadline, char **names, int n, int type, Answer *ans, 
 		}
 		return n;
 	}
+	memset(q, 0, n * sizeof(*q));
 	if (!deadline)	/* Lookup_Time 0 */
 		deadline = now_ms() + LOOKUP_FALLBACK_MS;
 	for (i = 0; i < n; i++) {
@@ -1825,9 +1730,8 @@ dns_lookup_many(long long deadline, char **names, int n, int type, Answer *ans, 
 		ans[i].type = type;
 		q[i].ans = &ans[i];
 		q[i].asked = names[i];
-		q[i].hops = 0;
 		q[i].done = 1;
-		q[i].fd = -1;
+		q[i].edns = 1;
 		q[i].deadline = deadline;
 		/* RFC 8616 4: a U-label (from a macro) is asked as its A-label */
 		if (idn_ascii(names[i], q[i].name, sizeof(q[i].name)) || !spf_domain_ok(q[i].name)) {
@@ -1838,19 +1742,19 @@ dns_lookup_many(long long deadline, char **names, int n, int type, Answer *ans, 
 		q[i].sent = now_ms();
 		if (enough)	/* dns_wait ends it unasked */
 			continue;
-		if ((e = cache_get(q[i].name, type)))	/* cache_put's key */
-			dns_deliver(&q[i], e->status, e->pkt, e->len);
-		else
+		if ((e = cache_get(q[i].name, type))) {	/* cache_put's key */
+			ans[i].cached = 1;
+			dns_deliver(&q[i], e->status, e->pkt, e->len, e);
+		} else {
 			dns_send(&q[i]);
-		if ((ans[i].cached = e != NULL)) {
-			ans[i].entry = e;
-			ans[i].gen = e->gen;
 		}
 		enough = dns_enough(w, &q[i]);
 	}
 	dns_wait(q, n, deadline, w);
 	for (temp = 0, i = 0; i < n; i++) {
 		temp += ans[i].status == D_TEMP;
+		ans[i].tries = q[i].tries;
+		ans[i].tcp = q[i].tcp;
 		if (verbose)
 			dns_trace(names[i], &ans[i]);
 	}
@@ -1858,9 +1762,9 @@ dns_lookup_many(long long deadline, char **names, int n, int type, Answer *ans, 
 }
 
 /*
- * -v: one lookup and what came of it, the answers cut to fit a line.
- * DNS text goes to a terminal: bytes that are not printable ASCII (an
- * escape sequence in a TXT record) are shown as '?'.
+ * -v: one lookup and what came of it, every record whole.  DNS text goes
+ * to a terminal: bytes that are not printable ASCII (an escape sequence
+ * in a TXT record) are shown as '?'.
  */
 static void
 dns_trace(const char *name, const Answer *a)
@@ -1869,29 +1773,35 @@ dns_trace(const char *name, const Answer *a)
 		[D_OK] = "", [D_NXDOMAIN] = " NXDOMAIN", [D_NODATA] = " no records",
 		[D_TEMP] = " error: ",
 	};
-	static const char *const quote[2] = { " ", " \"" };
-	char buf[512], ip[INET6_ADDRSTRLEN];
+	char head[LOG_LINE_MAX], ip[INET6_ADDRSTRLEN], tries[32] = "", *line;
 	const char *v;
-	size_t len = 0, i;
+	size_t len, size, vl;
 	int k, txt = a->type == T_TXT;
 
+	if (a->tries > 1 || a->tcp)
+		snprintf(tries, sizeof(tries), ", %d tr%s%s", a->tries, a->tries == 1 ? "y" : "ies",
+		         a->tcp ? ", tcp" : "");
+	snprintf(head, sizeof(head), "dns %s %s:%s%s", name, a->type == T_A ? "A" :
+	         a->type == T_AAAA ? "AAAA" : a->type == T_MX ? "MX" : a->type == T_PTR ? "PTR" : "TXT",
+	         status[a->status], a->status == D_TEMP ? a->err : "");
+	for (size = strlen(head) + 64, k = 0; a->status == D_OK && k < a->n; k++)
+		size += 4 + (txt ? a->len[k] : DNS_NAME_MAX);
+	if (!(line = aalloc(size)))
+		return;
+	len = strlen(head);
+	memcpy(line, head, len);
 	for (k = 0; a->status == D_OK && k < a->n; k++) {
 		v = a->type == T_A || a->type == T_AAAA ?
 		    inet_ntop(a->type == T_A ? AF_INET : AF_INET6, a->ip[k], ip, sizeof(ip)) : a->s[k];
-		if (put(buf, sizeof(buf) - 5, &len, quote[txt], 1 + txt) ||
-		    put(buf, sizeof(buf) - 5, &len, v, strlen(v)) || put(buf, sizeof(buf) - 5, &len, "\"", txt)) {
-			put(buf, sizeof(buf), &len, " ...", 4);
-			break;
-		}
+		vl = txt ? a->len[k] : strlen(v);
+		put(line, size, &len, txt ? " \"" : " ", 1 + txt);
+		for (put(line, size, &len, v, vl); vl; vl--)	/* any byte: DNS data is binary */
+			if (line[len - vl] < ' ' || line[len - vl] > '~')
+				line[len - vl] = '?';
+		put(line, size, &len, "\"", txt);
 	}
-	for (i = 0; i < len; i++)	/* any byte: DNS data is binary */
-		if (buf[i] < ' ' || buf[i] > '~')
-			buf[i] = '?';
-	buf[len] = '\0';
-	trace("dns %s %s:%s%s%s (%lld ms%s)", name, a->type == T_A ? "A" :
-	      a->type == T_AAAA ? "AAAA" : a->type == T_MX ? "MX" : a->type == T_PTR ? "PTR" : "TXT",
-	      status[a->status], a->status == D_TEMP ? a->err : "", buf, a->ms,
-	      a->cached ? ", cached" : "");
+	snprintf(line + len, size - len, " (%lld ms%s%s)", a->ms, a->cached ? ", cached" : "", tries);
+	trace_line(line);
 }
 
 /* One lookup; returns its DnsStatus. */

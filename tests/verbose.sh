@@ -186,6 +186,17 @@ else
 	fail temperror/ms "the timed-out query took '$ms' ms, expected about 300" "$T/temperror.err"
 fi
 
+# a record larger than a UDP answer: the whole of it on the dns line,
+# over TCP (c-ares 1.29 and later tell, with the UDP try before it)
+run long 198.51.100.1 user@long.verbose.test mail.example.net
+rec="v=spf1$(i=1; while [ $i -le 80 ]; do printf ' ip4:198.51.100.%d' $i; i=$((i + 1)); done) -all"
+case $("$BIN" -V) in
+*"c-ares 1.1"[0-9].*|*"c-ares 1.2"[0-8].*)	via='' ;;
+*)	via=', 2 tries, tcp' ;;
+esac
+has long whole "  dns long\.verbose\.test TXT: \"$rec\" \(N ms$via\)"
+has long result "= pass.*"
+
 # permerror: the eleventh DNS-querying term (the answer comes from the
 # cache after the first)
 run lookups 198.51.100.7 user@many.verbose.test mail.example.net
