@@ -135,4 +135,32 @@ while read -r _ name bad total; do
 	fi
 done < "$T/checks"
 
+# A parsed record stays with the answer it came from.  The sender domain
+# is an alias whose cached answer holds only a CNAME; its target's answers
+# are not cached (TTL 0) and change from -all to +all between two
+# requests of one process: fail, then pass, as a fresh process says.
+# Before b43b633 the target's parsed record was kept with the alias's
+# cache entry, and the second request still said fail.
+"$PY" tests/rcache_stale.py "$T/stale.port" &
+stale=$!
+i=0
+while [ ! -s "$T/stale.port" ] && [ "$i" -lt 100 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+sed "s/^Nameservers = .*/Nameservers = 127.0.0.1:$(cat "$T/stale.port")/" "$T/conf" > "$T/stale.conf"
+for n in 1 2; do
+	printf '%s\n' request=smtpd_access_policy protocol_state=RCPT \
+		client_address=192.0.2.1 helo_name=helo sender=u@alias.stale.test \
+		recipient=r@example.org "instance=stale$n" ''
+done | "$BIN" $R "$T/stale.conf" > "$T/stale.out" 2> "$T/stale.err"
+kill "$stale" 2> /dev/null
+replies "$T/stale.out" > "$T/stale"
+if [ "$(sed -n 1p "$T/stale" | grep -Ec 'Received-SPF: Fail|SPF fail')" = 1 ] &&
+	[ "$(sed -n 2p "$T/stale" | grep -c 'Received-SPF: Pass')" = 1 ]; then
+	ok "stale-target-record (fail, then pass)"
+else
+	fail stale-target-record "expected Fail, then Pass" "$T/stale.out"
+fi
+
 t_end
