@@ -1691,7 +1691,8 @@ dns_wait(Query *q, int n, long long deadline, const Enough *w)
 		return;
 	for (i = 0; i < n; i++)
 		q[i].cancel = !q[i].done;
-	ares_cancel(channel);	/* their callbacks run now, while q is still there */
+	if (channel)	/* none in the fuzzers, whose queries answer at once */
+		ares_cancel(channel);	/* their callbacks run now, while q is still there */
 	for (i = 0; i < n; i++) {
 		if (!q[i].cancel)
 			continue;
