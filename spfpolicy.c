@@ -8,10 +8,10 @@
  *   util       logging (stderr, and our own syslog writer), the arena
  *   addresses  client addresses and their text forms
  *   cache      DNS answers kept for their TTL, in a small fixed table
- *   dns        queries encoded, sent (UDP, then TCP when truncated) and
- *              read here, so that every c-ares version behaves the same
- *              (c-ares only reads the name servers); a lookup is given a
- *              deadline and nothing else of its caller
+ *   dns        questions encoded here and carried by c-ares (one
+ *              channel for the process's life: its IDs, ports, retries,
+ *              TCP, cookies, server failover), answers parsed here; a
+ *              lookup is given a deadline and nothing else of its caller
  *   idn        U-labels (SMTPUTF8 mail) to A-labels, RFC 8616
  *   spf        check_host(), RFC 7208: a record is parsed once into
  *              Terms that the syntax check and the evaluation share (and
@@ -85,7 +85,7 @@
 #include <unistd.h>
 #include <wctype.h>
 
-#define CARES_NO_DEPRECATED	/* ares_get_servers_ports is all 1.18 offers */
+#define CARES_NO_DEPRECATED	/* ares_send, ares_get_servers_ports: all that 1.18 offers */
 #include <ares.h>
 
 #include "spfpolicy.h"
