@@ -99,7 +99,7 @@
 
 /* the one place a query leaves, through c-ares; the fuzzers put a fake DNS here */
 #ifndef DNS_SEND
-#define DNS_SEND(q)	ares_send(channel, (q)->pkt, (q)->qlen, dns_callback, (q))
+#define DNS_SEND(q)	dns_cares(q)
 #endif
 
 /* configuration: limits used by the types below, and the defaults */
@@ -341,6 +341,8 @@ static void dns_servstate(const char *, ares_bool_t, int, void *);
 #endif
 static int dns_channel(ares_channel *, const char *, int, int, int);
 static int dns_init(const Conf *);
+static int dns_id(unsigned char *);
+static void dns_cares(Query *);
 static int dns_name(const unsigned char *, int, int *, char *);
 static int dns_rr(const unsigned char *, int, int *, char *, int *, unsigned *, int *);
 static const char *dns_chain(const unsigned char *, int, int, int, char *);
@@ -528,6 +530,11 @@ static ares_channel channel;	/* one for the life of the process (dns_init) */
 static struct pollfd dnsfd[DNS_FDS_MAX];	/* the sockets c-ares watches */
 static int ndnsfd;
 static int dns_tcp;		/* the last answer came over TCP (dns_servstate) */
+static struct {		/* /dev/urandom, read ahead, for query IDs (dns_id) */
+	int fd;
+	size_t n;
+	unsigned char b[256];
+} idpool = { .fd = -1 };
 static int ns_override;		/* -n given: config reloads keep it */
 static CacheEntry dcache[DNS_CACHE_SIZE];
 static int dcache_next;
@@ -1253,6 +1260,11 @@ dns_init(const Conf *cf)
 
 	if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
 		return -1;
+	if (idpool.fd < 0 && (idpool.fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) < 0) {
+		logmsg(LOG_ERR, "/dev/urandom: %s: no query IDs nobody can guess", strerror(errno));
+		return -1;
+	}
+	idpool.n = 0;	/* a listener's child reads its own */
 	dns_sysopts(&timeout, &attempts);
 	ms = cf->dns_timeout_ms ? cf->dns_timeout_ms :
 	     timeout > 0 ? timeout * 1000 : dns_timeout_default;
@@ -1268,6 +1280,34 @@ dns_init(const Conf *cf)
 		ares_destroy(channel);	/* idle: no query outlives dns_wait() */
 	channel = ch;
 	return 0;
+}
+
+/* Two bytes nobody can predict, for a query ID; -1 when they cannot be read. */
+static int
+dns_id(unsigned char *id)
+{
+	if (idpool.n < 2) {
+		if (read(idpool.fd, idpool.b, sizeof(idpool.b)) != (ssize_t)sizeof(idpool.b))
+			return -1;
+		idpool.n = sizeof(idpool.b);
+	}
+	idpool.n -= 2;
+	memcpy(id, idpool.b + idpool.n, 2);
+	return 0;
+}
+
+/*
+ * DNS_SEND: q to c-ares, with an ID of ours: 1.18's ares_send() sends the
+ * ID it is given (later versions put their own in its place).
+ */
+static void
+dns_cares(Query *q)
+{
+	if (dns_id(q->pkt) < 0) {
+		dns_callback(q, ARES_EFILE, 0, NULL, 0);
+		return;
+	}
+	ares_send(channel, q->pkt, q->qlen, dns_callback, q);
 }
 
 /*
@@ -1432,8 +1472,8 @@ dns_rdata(Answer *a, const unsigned char *p, int plen, int rd, int rdlen)
 /*
  * Encode q's question into q->pkt: a header with RD, one question and,
  * when q->edns, an OPT RR (RFC 6891) offering edns_payload bytes, where
- * c-ares 1.34 also puts its cookie.  The ID is c-ares' to choose.  Returns
- * -1 for a name that has an empty or over-long label.
+ * c-ares 1.34 also puts its cookie.  The ID is dns_cares()'s.  Returns -1
+ * for a name that has an empty or over-long label.
  */
 static int
 dns_encode(Query *q)
