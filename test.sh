@@ -173,6 +173,9 @@ runner faults env SPFPOLICY="$BIN" sh tests/faults.sh
 section "resolver timeouts from resolv.conf"
 runner resolvconf env SPFPOLICY="$BIN" tests/resolvconf.sh
 
+section "resolver protections: query IDs, source ports, forged answers, failover, cookies"
+runner resolver env SPFPOLICY="$BIN" sh tests/resolver.sh
+
 section "parsed records kept by a long-lived process"
 runner rcache env SPFPOLICY="$BIN" sh tests/rcache.sh
 
