@@ -334,7 +334,7 @@ static CacheEntry *cache_get(const char *, int);
 static CacheEntry *cache_put(const char *, int, int, const unsigned char *, int);
 
 static void dns_optval(const char *, const char *, int, int *);
-static void dns_sysopts(int *, int *);
+static int dns_sysopts(int *, int *);
 static void dns_sockstate(void *, ares_socket_t, int, int);
 #if ARES_VERSION >= 0x011d00
 static void dns_servstate(const char *, ares_bool_t, int, void *);
@@ -1137,17 +1137,20 @@ dns_optval(const char *s, const char *key, int max, int *v)
  * timeout: (s, into *timeout) and attempts: as resolv.conf(5) has them:
  * its options lines, then RES_OPTIONS; -1 where neither sets one.  Read
  * here, not by c-ares: 1.18 knows only its own retrans: and retry:, and
- * the versions' defaults differ.
+ * the versions' defaults differ.  Returns the number of nameserver
+ * lines: a guess at the servers c-ares will read (dns_init).
  */
-static void
+static int
 dns_sysopts(int *timeout, int *attempts)
 {
 	char line[RESOLV_LINE_MAX], *p;
 	FILE *fp;
+	int n = 0;
 
 	*timeout = *attempts = -1;
 	if ((fp = fopen("/etc/resolv.conf", "r"))) {
 		while (fgets(line, sizeof(line), fp)) {
+			n += !strncmp(line, "nameserver", 10) && isspace((unsigned char)line[10]);
 			if (strncmp(line, "options", 7) || !isspace((unsigned char)line[7]))
 				continue;
 			dns_optval(line + 7, "timeout:", 30, timeout);
@@ -1159,6 +1162,7 @@ dns_sysopts(int *timeout, int *attempts)
 		dns_optval(p, "timeout:", 30, timeout);
 		dns_optval(p, "attempts:", 5, attempts);
 	}
+	return n;
 }
 
 /* c-ares tells which sockets to watch: dnsfd[] follows it for dns_wait(). */
@@ -1256,7 +1260,8 @@ static int
 dns_init(const Conf *cf)
 {
 	ares_channel ch;
-	int n, timeout, attempts, ms, tries;
+	const char *p;
+	int n, timeout, attempts, ms, tries, one;
 
 	if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
 		return -1;
@@ -1265,15 +1270,20 @@ dns_init(const Conf *cf)
 		return -1;
 	}
 	idpool.n = 0;	/* a listener's child reads its own */
-	dns_sysopts(&timeout, &attempts);
+	n = dns_sysopts(&timeout, &attempts);
 	ms = cf->dns_timeout_ms ? cf->dns_timeout_ms :
 	     timeout > 0 ? timeout * 1000 : dns_timeout_default;
 	tries = cf->dns_tries ? cf->dns_tries : attempts > 0 ? attempts : dns_tries_default;
-	if ((n = dns_channel(&ch, cf->nameservers, ms, tries, 0)) < 0)
+	if (*cf->nameservers)
+		for (n = 1, p = cf->nameservers; (p = strchr(p, ',')); p++)
+			n++;
+	/* one server or several: a guess, so that c-ares is set up once, checked */
+	one = n <= 1;
+	if ((n = dns_channel(&ch, cf->nameservers, ms, tries, one ? ARES_FLAG_NOCHECKRESP : 0)) < 0)
 		return -1;
-	if (n == 1) {
+	if (one != (n == 1)) {
 		ares_destroy(ch);
-		if (dns_channel(&ch, cf->nameservers, ms, tries, ARES_FLAG_NOCHECKRESP) < 0)
+		if (dns_channel(&ch, cf->nameservers, ms, tries, one ? 0 : ARES_FLAG_NOCHECKRESP) < 0)
 			return -1;
 	}
 	if (channel)

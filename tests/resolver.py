@@ -535,6 +535,20 @@ def check_servfail():
                  min(counts) == 1, 'queries per lookup: %s, expected 1 each'
                  % ' '.join(map(str, counts)))
 
+    # with two, c-ares asks the other: the lookup is answered
+    bad = Server(lambda s, q, p: s.send(answer(q, rcode=2), p))
+    good = Server(honest)
+    try:
+        got = session(config('servfail2', '%s,%s' % (bad.ns, good.ns)),
+                      ['u@d%d.servfail2.%s' % (i, D) for i in range(3)])
+    finally:
+        bad.stop()
+        good.stop()
+    note('SERVFAIL from the first of two name servers: results %s, queries '
+         'to the second %d' % (' '.join(r for r, _ in got),
+                               len(good.queries('.servfail2.' + D))))
+    answered('servfail-next-server', got)
+
 
 def main():
     signal.alarm(110)       # the whole section stays bounded

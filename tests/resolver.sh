@@ -34,7 +34,8 @@
 #		without the cookie, sent before the real answer, is dropped:
 #		fail
 #   servfail-*	the only name server answers SERVFAIL (DNS_Tries 3):
-#		one query a lookup (ARES_FLAG_NOCHECKRESP), temperror
+#		one query a lookup (ARES_FLAG_NOCHECKRESP), temperror;
+#		the first of two does: c-ares asks the second, fail
 #
 #	SPFPOLICY=./spfpolicy tests/resolver.sh
 #
