@@ -1773,7 +1773,6 @@ dns_lookup_many(long long deadline, char **names, int n, int type, Answer *ans, 
 		}
 		return n;
 	}
-	memset(q, 0, n * sizeof(*q));
 	if (!deadline)	/* Lookup_Time 0 */
 		deadline = now_ms() + LOOKUP_FALLBACK_MS;
 	for (i = 0; i < n; i++) {
@@ -1781,6 +1780,7 @@ dns_lookup_many(long long deadline, char **names, int n, int type, Answer *ans, 
 		ans[i].type = type;
 		q[i].ans = &ans[i];
 		q[i].asked = names[i];
+		q[i].hops = q[i].cancel = q[i].tries = q[i].tcp = 0;
 		q[i].done = 1;
 		q[i].edns = 1;
 		q[i].deadline = deadline;
