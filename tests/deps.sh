@@ -40,10 +40,12 @@ set -eu
 BUILD_PKGS="musl-tools make gcc file dpkg-dev"
 # test tools, installed by "make test" (tests/deps.sh test): extend here
 # (systemd: systemd-socket-activate, tests/listener_abuse.py; strace:
-# tests/syscalls.sh)
+# tests/syscalls.sh).  Unversioned names only, so that the list resolves
+# on Debian 12 and 13 alike (libclang-rt-dev: the libFuzzer of the clang
+# that "clang" depends on, 14 on Debian 12, 19 on Debian 13)
 TEST_PKGS="python3 python3-dnslib python3-yaml iproute2 util-linux valgrind systemd
 	postfix-policyd-spf-python python3-spf postfix swaks mandoc
-	clang libclang-rt-14-dev libc-ares-dev strace libidn2-dev idn2"
+	clang libclang-rt-dev libc-ares-dev strace libidn2-dev idn2"
 # Alpine: musl is the libc, c-ares comes static from the distribution
 APK_PKGS="build-base c-ares-dev c-ares-static python3 py3-yaml py3-dnslib file"
 
