@@ -4563,9 +4563,13 @@ pol_ident(Ctx *x, int ident)
 	}
 	dom = ident == I_HELO ? x->helo : (dom = strchr(x->sender, '@')) ? dom + 1 : "";
 	id->act = pol_action(x->cf, ident, dom, id->r, &local);
-	if (ident == I_HELO && x->cf->policy[I_HELO] == P_NULL && *x->sender)
-		id->act = A_DUNNO;	/* Null: the HELO only decides for bounces */
-	else if (local)
+	if (ident == I_HELO && x->cf->policy[I_HELO] == P_NULL && *x->sender) {
+		/* Null: the HELO only decides for bounces; otherwise its result
+		   is none, and the MAIL FROM header goes on, as pypolicyd-spf
+		   3.1.0 has it (3.0.4 put the HELO header: DEVIATIONS) */
+		id->r = R_NONE;
+		id->act = A_DUNNO;
+	} else if (local)
 		snprintf(id->reason, sizeof(id->reason), "Receiver policy for SPF %s", result_cap[id->r]);
 	if (id->r == R_NONE)
 		join(id->reason, sizeof(id->reason), "no SPF record", (char *)NULL);
