@@ -293,7 +293,7 @@ typedef struct {	/* one request on its way to a reply */
 typedef struct {	/* the command line */
 	const char *ident;	/* for syslog: argv[0]'s last part */
 	const char *conffile, *ns, *listen;
-	const char *user;	/* -u: root on a terminal serves as this user */
+	const char *user;	/* -u: root serves as this user, over Listen_User */
 	int query, check, root;
 	int argc;		/* the operands */
 	char **argv;
@@ -5662,11 +5662,11 @@ conf_which(const char *path, int check)
 }
 
 /*
- * Root in spawn mode: Postfix never runs it so (spawn(8) refuses root),
- * so a non-terminal root run is a misconfigured service: refused.  On a
- * terminal it is an admin trying requests by hand (pypolicyd-spf's
- * how-to): the config is read as root, then it serves as Listen_User
- * (-u), and says so; lst_drop() refuses when that cannot be done.
+ * Root in spawn mode.  spawn(8) never runs its command as root: off a
+ * terminal this is a misconfigured service, refused.  On a terminal it
+ * is an admin trying requests by hand (pypolicyd-spf's how-to): the
+ * config is read as root, then it serves as Listen_User (-u) and says
+ * so; lst_drop() refuses when that cannot be done.
  */
 static void
 mode_root(const Conf *cf, const Opts *o)
@@ -5676,7 +5676,7 @@ mode_root(const Conf *cf, const Opts *o)
 	if (!isatty(0) || !isatty(2))
 		die("refusing to serve as root: Postfix's spawn(8) runs it as the user= of "
 		    "its master.cf entry; on a terminal root's run serves as Listen_User "
-		    "(nobody), or give -R");
+		    "(%s), or give -R", cf->listen_user);
 	lst_drop(cf);
 	logmsg(LOG_INFO, "root on a terminal: config read, now serving as %s "
 	       "(Listen_User, -u); type a request, an empty line ends it", cf->listen_user);
