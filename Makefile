@@ -11,9 +11,12 @@ all: spfpolicy
 
 spfpolicy: $(SRC) $(HDR) config.mk .cares
 	@test -f "$(CARES_PREFIX)/lib/libcares.a" || { \
-		echo "spfpolicy: no static c-ares in $(CARES_PREFIX):" \
-		     "run 'make deps CARES=$(CARES)' as root, or set CARES_PREFIX" >&2; \
-		exit 1; }
+		p="$(CARES_PREFIX)"; c=$${p#deps/cares}; \
+		case $$p in \
+		deps/cares*) hint="run 'make deps$${c:+ CARES=$$c}' as root, or set CARES_PREFIX" ;; \
+		*) hint="CARES_PREFIX is where a static c-ares is installed" ;; \
+		esac; \
+		echo "spfpolicy: no static c-ares in $$p: $$hint" >&2; exit 1; }
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $(SRC) $(LDFLAGS) $(LDLIBS)
 
 # the c-ares the binary was last built against: another one rebuilds it
@@ -31,13 +34,21 @@ deps:
 testdeps:
 	sh tests/deps.sh test
 
-test: all testdeps
+# the tests build (if need be) and test with the c-ares of the last build
+# ("make CARES=1.34", then "make test"), unless CARES or CARES_PREFIX is
+# given on the command line
+LAST = p="$(CARES_PREFIX)"; case "$(MAKEFLAGS)" in *CARES*) ;; \
+	*) [ ! -s .cares ] || p=$$(cat .cares) ;; esac
+
+test: testdeps
+	@$(LAST); $(MAKE) CARES_PREFIX="$$p" all
 	./test.sh
 
 # make test but the real Postfix (the same requests as side by side,
 # through Postfix): CI runs it against the other c-ares too (make
 # test-core CARES=1.34)
-test-core: all testdeps
+test-core: testdeps
+	@$(LAST); $(MAKE) CARES_PREFIX="$$p" all
 	SKIP_TESTS="postfix-e2e postfix-e2e-listener" ./test.sh
 
 FORCE:

@@ -1,7 +1,12 @@
 /* See LICENSE file for copyright and license details. */
 
 /* files and logging */
-static const char default_config[] = "/etc/python-policyd-spf/policyd-spf.conf";
+/* without a config argument, the first that exists: upstream's (and
+   EPEL's), then Debian's package's */
+static const char *const default_configs[] = {
+	"/etc/python-policyd-spf/policyd-spf.conf",
+	"/etc/postfix-policyd-spf-python/policyd-spf.conf",
+};
 static const char log_ident[]      = "policyd-spf";	/* when argv[0] is unusable */
 
 #define MAX_CONN_LIMIT	1024		/* Max_Connections at most */
@@ -49,6 +54,8 @@ static const Key keys[] = {
 	{ "Nameservers",              K_STR,     F(nameservers),          "", 0, 0, 0 },	/* "": resolv.conf */
 	{ "Default_Explanation",      K_STR,     F(default_exp),          "SPF fail - not authorized", 0, 0, 0 },
 	{ "Explanation_URL",          K_TMPL,    F(why_url),              URL_DEFAULT, TF_SCOPE, TF_RECEIVER, 0 },
+	/* pypolicyd-spf 3.1.0's, after ours: set, it is the {url}, over Explanation_URL */
+	{ "Reason_URL",               K_TMPL,    F(reason_url),           "", TF_P0, TF_P3, 0 },
 	{ "Receiver_Domain",          K_STR,     F(receiver),             "", 0, 0, 0 },	/* "": host name */
 	{ "DNS_Timeout_ms",           K_INT,     F(dns_timeout_ms),       "0", 0, 60000, 0 },	/* one try; 0: */
 	{ "DNS_Tries",                K_INT,     F(dns_tries),            "0", 0, 10, 0 },	/* resolv.conf's */

@@ -287,6 +287,7 @@ typedef struct {	/* one request on its way to a reply */
 typedef struct {	/* the command line */
 	const char *ident;	/* for syslog: argv[0]'s last part */
 	const char *conffile, *ns, *listen;
+	const char *user;	/* -u: root serves as this user, over Listen_User */
 	int query, check, root;
 	int argc;		/* the operands */
 	char **argv;
@@ -518,7 +519,10 @@ static int lst_setup(const Conf *, const char *);
 static int mode_listen(Conf *, const char *, const char *);
 static void lst_stop(int);
 static int mode_query(const Conf *, const char *, const char *, const char *);
-static void usage(void);
+static const char *conf_default(void);
+static void conf_which(const char *, int);
+static void mode_root(const Conf *, const Opts *);
+static void usage(FILE *, int);
 static int badusage(const char *, const char *);
 static int options(int, char *[], Opts *);
 static int mode_check(const Conf *, const Opts *, int);
@@ -649,6 +653,7 @@ static const char *const result_cap[NUM_RESULTS] = {	/* as pypolicyd-spf writes 
 static const char *const tmpl_names[NUM_TFIELDS] = {
 	[TF_REJECTDEFER] = "rejectdefer", [TF_SPF] = "spf", [TF_URL] = "url",
 	[TF_SCOPE] = "scope", [TF_IDENTITY] = "identity", [TF_IP] = "ip", [TF_RECEIVER] = "receiver",
+	[TF_P0] = "0", [TF_P1] = "1", [TF_P2] = "2", [TF_P3] = "3",
 };
 
 /* util */
@@ -4409,8 +4414,10 @@ pol_message(Ctx *x, int ident, char *out, size_t size)
 		[TF_IDENTITY] = ident == I_HELO ? x->helo : x->sender,
 		[TF_IP] = x->ipstr, [TF_RECEIVER] = x->rcpt,
 	};
+	const Tmpl *url = x->cf->reason_url.n ? &x->cf->reason_url : &x->cf->why_url;
 
-	if (pol_format(&x->cf->why_url, v, x->url, sizeof(x->url)))	/* too long: the default's */
+	memcpy(v + TF_P0, v + TF_SCOPE, 4 * sizeof(*v));	/* Reason_URL's {0}..{3} */
+	if (pol_format(url, v, x->url, sizeof(x->url)))	/* too long: the default's */
 		pol_format(&builtin.why_url, v, x->url, sizeof(x->url));
 	if (pol_format(&x->cf->reason_message, v, out, size))
 		pol_format(&builtin.reason_message, v, out, size);
@@ -4517,9 +4524,13 @@ pol_ident(Ctx *x, int ident)
 	}
 	dom = ident == I_HELO ? x->helo : (dom = strchr(x->sender, '@')) ? dom + 1 : "";
 	id->act = pol_action(x->cf, ident, dom, id->r, &local);
-	if (ident == I_HELO && x->cf->policy[I_HELO] == P_NULL && *x->sender)
-		id->act = A_DUNNO;	/* Null: the HELO only decides for bounces */
-	else if (local)
+	if (ident == I_HELO && x->cf->policy[I_HELO] == P_NULL && *x->sender) {
+		/* Null: the HELO only decides for bounces; otherwise its result
+		   is none, and the MAIL FROM header goes on, as pypolicyd-spf
+		   3.1.0 has it (3.0.4 put the HELO header: DEVIATIONS) */
+		id->r = R_NONE;
+		id->act = A_DUNNO;
+	} else if (local)
 		snprintf(id->reason, sizeof(id->reason), "Receiver policy for SPF %s", result_cap[id->r]);
 	if (id->r == R_NONE)
 		join(id->reason, sizeof(id->reason), "no SPF record", (char *)NULL);
@@ -5581,15 +5592,67 @@ mode_query(const Conf *cf, const char *ipstr, const char *sender, const char *he
 	return fflush(stdout) ? 70 : status[id->r];
 }
 
-static void
-usage(void)
+/*
+ * Without a config argument: the first of default_configs that exists.
+ * Upstream's path comes first; Debian's package keeps its file in the
+ * other, and its master.cf line gives no path.
+ */
+static const char *
+conf_default(void)
 {
-	fputs("usage: spfpolicy [-R] [-n nameservers] [config]\n"
+	size_t i;
+
+	for (i = 0; i < LEN(default_configs); i++)
+		if (!access(default_configs[i], F_OK))
+			return default_configs[i];
+	return default_configs[0];	/* missing: logged, the defaults */
+}
+
+/* Say which file is in force when none was named (-t: on stdout). */
+static void
+conf_which(const char *path, int check)
+{
+	const char *why = access(path, F_OK) ? "neither exists: the defaults" : "the first that exists";
+
+	if (check)
+		printf("%s: no config argument: of %s and %s, %s\n", path, default_configs[0],
+		       default_configs[1], why);
+	else
+		logmsg(LOG_INFO, "no config argument: of %s and %s, %s: %s", default_configs[0],
+		       default_configs[1], why, path);
+}
+
+/*
+ * Root in spawn mode.  spawn(8) never runs its command as root: off a
+ * terminal this is a misconfigured service, refused.  On a terminal it
+ * is an admin trying requests by hand (pypolicyd-spf's how-to): the
+ * config is read as root, then it serves as Listen_User (-u) and says
+ * so; lst_drop() refuses when that cannot be done.
+ */
+static void
+mode_root(const Conf *cf, const Opts *o)
+{
+	if ((getuid() != 0 && geteuid() != 0) || o->root)
+		return;
+	if (!isatty(0) || !isatty(2))
+		die("refusing to serve as root: Postfix's spawn(8) runs it as the user= of "
+		    "its master.cf entry; on a terminal root's run serves as Listen_User "
+		    "(%s), or give -R", cf->listen_user);
+	lst_drop(cf);
+	logmsg(LOG_INFO, "root on a terminal: config read, now serving as %s "
+	       "(Listen_User, -u); type a request, an empty line ends it", cf->listen_user);
+}
+
+/* The usage on fp, then exit: 0 for -h, 64 for a usage error. */
+static void
+usage(FILE *fp, int status)
+{
+	fputs("usage: spfpolicy [-R] [-u user] [-n nameservers] [config]\n"
 	      "       spfpolicy -q [-v] [-c config] [-n nameservers] ip sender helo\n"
-	      "       spfpolicy -t [-l listen] [-n nameservers] config\n"
-	      "       spfpolicy -l inet:addr:port|unix:/path|systemd|fd:N [-d] [-n nameservers] [config]\n"
-	      "       spfpolicy -V\n", stderr);
-	exit(64);
+	      "       spfpolicy -t [-l listen] [-n nameservers] [config]\n"
+	      "       spfpolicy -l inet:addr:port|unix:/path|systemd|fd:N [-d] [-u user] [-n nameservers] [config]\n"
+	      "       spfpolicy -V | -h\n", fp);
+	exit(status);
 }
 
 /*
@@ -5600,7 +5663,7 @@ static int
 badusage(const char *ident, const char *msg)
 {
 	if ((log_stderr = isatty(2)))
-		usage();
+		usage(stderr, 64);
 	log_open(ident);
 	log_syslog = 1;
 	logmsg(LOG_ERR, "%s", msg);
@@ -5615,7 +5678,9 @@ options(int argc, char *argv[], Opts *o)
 	int ch;
 
 	opterr = 0;
-	while ((ch = getopt(argc, argv, "Vqvc:n:tl:dR")) != -1) {
+	if (argc > 1 && !strcmp(argv[1], "--help"))
+		usage(stdout, 0);
+	while ((ch = getopt(argc, argv, "Vqvc:n:tl:dRu:h")) != -1) {
 		switch (ch) {
 		case 'V':
 			printf("spfpolicy %s (c-ares %s)\n", VERSION, ares_version(NULL));
@@ -5628,6 +5693,8 @@ options(int argc, char *argv[], Opts *o)
 		case 'l': o->listen = optarg; break;
 		case 'd': log_stderr = 1; break;	/* listener in the foreground of a terminal */
 		case 'R': o->root = 1; break;	/* serve as root: for tests in a private namespace */
+		case 'u': o->user = optarg; break;	/* root drops to it, over Listen_User */
+		case 'h': usage(stdout, 0); break;
 		default:
 			snprintf(msg, sizeof(msg), "usage: unknown option -%c", optopt);
 			return badusage(o->ident, msg);
@@ -5639,15 +5706,15 @@ options(int argc, char *argv[], Opts *o)
 		return badusage(o->ident, "usage: -v goes with -q");
 	if (o->query || o->check) {
 		log_stderr = 1;
-		if (o->check && o->argc == 1 && !o->query)
-			o->conffile = o->argv[0];
+		if (o->check && o->argc <= 1 && !o->query)
+			o->conffile = o->argc ? o->argv[0] : conf_default();
 		else if (o->check || o->argc != 3)
-			usage();
+			usage(stderr, 64);
 	} else {	/* under Postfix stderr is the socket; by hand, a terminal */
 		log_syslog = !(log_stderr && o->listen);	/* -d: stderr only */
 		log_stderr = !log_syslog || isatty(2);
 		log_open(o->ident);
-		o->conffile = o->argc > 0 ? o->argv[0] : default_config;
+		o->conffile = o->argc > 0 ? o->argv[0] : conf_default();
 	}
 	return 0;
 }
@@ -5657,6 +5724,9 @@ static int
 mode_check(const Conf *cf, const Opts *o, int bad)
 {
 	bad += dns_init(cf) != 0;
+	if (cf->reason_url.n)
+		printf("%s: Reason_URL (pypolicyd-spf 3.1.0) is the {url} of Reason_Message, "
+		       "over Explanation_URL\n", o->conffile);
 	if (o->listen && !cf->listen_allow_set && !lst_loopback(cf, o->listen))
 		printf("%s: Listen_Allow is unset: only loopback clients may connect to %s\n",
 		       o->conffile, o->listen);
@@ -5679,20 +5749,24 @@ main(int argc, char *argv[])
 	bad = conf_load(o.conffile, &config);
 	if ((ns_override = o.ns != NULL))
 		config.nameservers = o.ns;
+	if (!o.query && !o.argc)
+		conf_which(o.conffile, o.check);
 	if (o.check)
 		return mode_check(&config, &o, bad);
+	if (o.user) {	/* over Listen_User, and its group with it */
+		config.listen_user = o.user;
+		config.listen_group = "";
+	}
 	if (o.listen)	/* each connection gets its own resolver */
 		return mode_listen(&config, o.listen, o.conffile);
+	if (!o.query)
+		mode_root(&config, &o);
 	if (dns_init(&config))
 		return 70;
 	if (o.query) {
 		harden(0);
 		return mode_query(&config, o.argv[0], o.argv[1], o.argv[2]);
 	}
-	if ((getuid() == 0 || geteuid() == 0) && !o.root)
-		die("refusing to serve as root: Postfix's spawn(8) runs it as the user= of "
-		    "its master.cf entry; to try it by hand, run it as that user "
-		    "(su -s /bin/sh nobody -c 'spfpolicy CONFIG'), or give -R");
 	harden(1);
 	return mode_spawn(&config, o.conffile);
 }

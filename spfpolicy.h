@@ -49,6 +49,7 @@ enum TmplField {	/* the fields of the templates, Reason_Message's then Explanati
 	TF_IDENTITY,
 	TF_IP,
 	TF_RECEIVER,
+	TF_P0, TF_P1, TF_P2, TF_P3,	/* Reason_URL's {0}..{3}: scope, identity, ip, receiver */
 	NUM_TFIELDS
 };
 
@@ -122,6 +123,7 @@ typedef struct {
 	const char *nameservers;	/* Nameservers: host[:port],... */
 	const char *default_exp;	/* Default_Explanation */
 	Tmpl why_url;			/* Explanation_URL: the {url} of Reason_Message */
+	Tmpl reason_url;		/* Reason_URL (pypolicyd-spf 3.1.0): over why_url when not "" */
 	const char *receiver;		/* %{r}: Receiver_Domain, else the host name */
 	int dns_timeout_ms;		/* DNS_Timeout_ms: one try */
 	int dns_tries;			/* DNS_Tries */

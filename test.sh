@@ -195,7 +195,7 @@ section "system calls: none newer than Linux 3.10"
 runner syscalls env SPFPOLICY="$BIN" sh tests/syscalls.sh
 
 section "side by side with pypolicyd-spf"
-if [ "$(id -u)" != 0 ]; then	# no namespace: the replies against expected/
+if [ "$(id -u)" != 0 ]; then	# no namespace: the replies against expected-VERSION/
 	runner sidebyside tests/sidebyside/run.sh --user --spfpolicy "$BIN"
 else	# -R: as root in the test namespace, spawn mode must be told
 	runner sidebyside tests/sidebyside/run.sh --spfpolicy "$BIN -R"

@@ -27,7 +27,8 @@
 # Environment:
 #	CARES_PREFIX=DIR	where c-ares is, or is built (default deps/cares);
 #				nothing is built if DIR/lib/libcares.a exists
-#	CARES_SRC=FILE.tar.gz	build this c-ares release tarball instead of
+#	CARES_SRC=FILE.tar.gz	build this c-ares tarball (a release, or a git
+#				archive without configure) instead of
 #				"apt-get source c-ares"
 #	CARES=VERSION		instead, build c-ares VERSION (1.34: what
 #				Alpine links) with CMake from the release
@@ -40,10 +41,12 @@ set -eu
 BUILD_PKGS="musl-tools make gcc file dpkg-dev"
 # test tools, installed by "make test" (tests/deps.sh test): extend here
 # (systemd: systemd-socket-activate, tests/listener_abuse.py; strace:
-# tests/syscalls.sh)
+# tests/syscalls.sh).  Unversioned names only, so that the list resolves
+# on Debian 12 and 13 alike (libclang-rt-dev: the libFuzzer of the clang
+# that "clang" depends on, 14 on Debian 12, 19 on Debian 13)
 TEST_PKGS="python3 python3-dnslib python3-yaml iproute2 util-linux valgrind systemd
 	postfix-policyd-spf-python python3-spf postfix swaks mandoc
-	clang libclang-rt-14-dev libc-ares-dev strace libidn2-dev idn2"
+	clang libclang-rt-dev libc-ares-dev strace libidn2-dev idn2"
 # Alpine: musl is the libc, c-ares comes static from the distribution
 APK_PKGS="build-base c-ares-dev c-ares-static python3 py3-yaml py3-dnslib file"
 
@@ -296,10 +299,22 @@ cares_build() {
 	cares_source
 	src=
 	for d in deps/src/c-ares-*/; do
-		[ -f "$d/configure" ] && src=$d
+		[ -f "$d/include/ares_version.h" ] && src=${d%/}
 	done
-	[ -n "$src" ] || die "no c-ares source with a configure script in deps/src"
-	say "building $src into $CARES_PREFIX"
+	[ -n "$src" ] || die "no c-ares source (c-ares-*/include/ares_version.h) in deps/src"
+	# 1.34 and later (Debian 13's) get what CARES=1.34 gets, whatever the
+	# source: their configure would build threads and getrandom in, over
+	# the size limit and newer than Linux 3.10 (README, Requirements)
+	v=$(sed -n 's/^#define ARES_VERSION_STR *"\(.*\)"/\1/p' "$src/include/ares_version.h")
+	old=
+	case $v in
+	1.[0-9].*|1.[12][0-9].*|1.3[0-3].*)	old=1 ;;
+	esac
+	if [ -z "$old" ] || [ ! -f "$src/configure" ]; then	# a git archive has none
+		cares_cmake "$src"
+		return
+	fi
+	say "building c-ares $v ($src, configure) into $CARES_PREFIX"
 	(
 		cd "$src"
 		CC=musl-gcc \
@@ -315,33 +330,17 @@ cares_build() {
 	say "c-ares $(sed -n 's/^Version: //p' "$CARES_PREFIX/lib/pkgconfig/libcares.pc") in $CARES_PREFIX"
 }
 
-# cares_vendor_build: c-ares $CARES (e.g. 1.34) from the release tarball
-# in $CARES_VENDOR, as Alpine builds it: CMake (the tarball is a git
-# archive, no configure), static, MinSizeRel (-Os), sections for
-# --gc-sections; $CARES_CMAKE_OPTS and $CARES_CFLAGS on top.
-cares_vendor_build() {
-	if [ -f "$CARES_PREFIX/lib/libcares.a" ]; then
-		say "c-ares $CARES: $CARES_PREFIX/lib/libcares.a exists, not building"
-		return
-	fi
-	command -v musl-gcc >/dev/null || die "musl-gcc not found (musl-tools)"
-	tgz=
-	for f in "$CARES_VENDOR"/c-ares-"$CARES".*.tar.gz \
-	    "$CARES_VENDOR"/c-ares-"$CARES".tar.gz; do
-		[ -f "$f" ] && tgz=$f
-	done
-	[ -n "$tgz" ] || die "c-ares $CARES: no c-ares-$CARES.*.tar.gz in" \
-		"$CARES_VENDOR (set CARES_VENDOR to the folder that holds it)"
+# cares_cmake DIR: the c-ares source in DIR into $CARES_PREFIX, as Alpine
+# builds it: CMake, static, MinSizeRel (-Os), sections for --gc-sections;
+# $CARES_CMAKE_OPTS and $CARES_CFLAGS on top
+cares_cmake() {
 	command -v cmake >/dev/null || apt_install cmake
-	src=$ROOT/deps/src-$CARES
-	rm -rf "$src"
-	mkdir -p "$src"
-	say "building $tgz into $CARES_PREFIX"
-	gzip -dc "$tgz" | (cd "$src" && tar -xf -)
-	set -- "$src"/c-ares-*/CMakeLists.txt
-	[ -f "$1" ] || die "no c-ares-*/CMakeLists.txt in $tgz"
+	say "building c-ares $(sed -n 's/^#define ARES_VERSION_STR *"\(.*\)"/\1/p' \
+		"$1/include/ares_version.h") ($1, CMake:" $CARES_CMAKE_OPTS") into $CARES_PREFIX"
+	[ -f "$1/CMakeLists.txt" ] || die "no CMakeLists.txt in $1"
+	rm -rf "$1/build"
 	(
-		cd "${1%/CMakeLists.txt}"
+		cd "$1"
 		mkdir build && cd build
 		CC=musl-gcc \
 		CFLAGS=$CARES_CFLAGS \
@@ -358,6 +357,30 @@ cares_vendor_build() {
 	)
 	[ -f "$CARES_PREFIX/lib/libcares.a" ] || die "c-ares build left no libcares.a"
 	say "c-ares $(sed -n 's/^Version: //p' "$CARES_PREFIX/lib/pkgconfig/libcares.pc") in $CARES_PREFIX"
+}
+
+# cares_vendor_build: c-ares $CARES (e.g. 1.34) from the release tarball
+# in $CARES_VENDOR (a git archive, no configure), with cares_cmake.
+cares_vendor_build() {
+	if [ -f "$CARES_PREFIX/lib/libcares.a" ]; then
+		say "c-ares $CARES: $CARES_PREFIX/lib/libcares.a exists, not building"
+		return
+	fi
+	command -v musl-gcc >/dev/null || die "musl-gcc not found (musl-tools)"
+	tgz=
+	for f in "$CARES_VENDOR"/c-ares-"$CARES".*.tar.gz \
+	    "$CARES_VENDOR"/c-ares-"$CARES".tar.gz; do
+		[ -f "$f" ] && tgz=$f
+	done
+	[ -n "$tgz" ] || die "c-ares $CARES: no c-ares-$CARES.*.tar.gz in" \
+		"$CARES_VENDOR (set CARES_VENDOR to the folder that holds it)"
+	src=$ROOT/deps/src-$CARES
+	rm -rf "$src"
+	mkdir -p "$src"
+	gzip -dc "$tgz" | (cd "$src" && tar -xf -)
+	set -- "$src"/c-ares-*/CMakeLists.txt
+	[ -f "$1" ] || die "no c-ares-*/CMakeLists.txt in $tgz"
+	cares_cmake "${1%/CMakeLists.txt}"
 }
 
 case ${1:-} in

@@ -2,11 +2,23 @@
 # See LICENSE file for copyright and license details.
 #
 # fresh.sh - the README's set-up and test commands, exactly as written,
-# on a minimal Debian 12: debootstrap --variant=minbase from the mirror
-# the host's apt uses (apt's own reading of /etc/apt/sources.list*),
-# a clean clone of this repository and ../shared copied beside it in
-# /src, the two commands of the README's Installation block run in a
-# chroot, then everything unmounted and removed.  Root; CI runs it.
+# on a minimal Debian 13 or 12: debootstrap --variant=minbase from the
+# mirror the host's apt uses (apt's own reading of /etc/apt/sources.list*;
+# for a release the host has no entry for, the mirror of its own), a
+# clean clone of this repository in root's home directory (/root, mode
+# 0700, as a new user clones) and ../shared copied beside it, the two
+# commands of the README's Installation block run in a chroot as root
+# with a clean environment (env -i: HOME, TERM, LANG, PATH), then
+# everything unmounted and removed.  Root; CI runs it for both.
+#
+#	sh tests/fresh.sh [trixie|bookworm]	(default bookworm)
+#
+# Debian 13 (trixie): where the mirror serves no Debian 13 source
+# packages, "apt-get source c-ares" of "make deps" cannot work; that step
+# alone is replaced: make deps runs with CARES_SRC=../shared/vendor's
+# c-ares 1.34.5 tarball, built as make deps builds Debian 13's 1.34 source
+# (tests/deps.sh, cares_cmake), and the output says so.  Give
+# FRESH_DEBIAN_SOURCE=1 where the mirror has the source packages.
 #
 # Checks (ok/FAIL lines, tests/lib.sh): debootstrap; each README command
 # exits 0; nothing the commands installed is enabled at boot (postfix:
@@ -24,12 +36,17 @@
 #			a mount point and the namespaced sections run too
 #	FRESH_LOG	also copy the inner commands' whole output here
 #	FRESH_KEEP=1	keep the tree (unmounted) and say where
+#	FRESH_DEBIAN_SOURCE=1	trixie: apt-get source c-ares, as written
 
 self=$(readlink -f "$0") || exit 2
 cd "$(dirname "$self")/.." || exit 2
 ROOT=$(pwd)
 SHARED=$ROOT/../shared
-SUITE=bookworm
+SUITE=${1:-bookworm}
+case $SUITE in
+bookworm|trixie)	;;
+*)	echo "usage: fresh.sh [trixie|bookworm]" >&2; exit 2 ;;
+esac
 TNAME=fresh
 . tests/lib.sh
 
@@ -73,11 +90,15 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
-# the mirror of the release's own suite in the host's apt sources
+# the mirror of the release's own suite in the host's apt sources; for a
+# release the host has no entry for (trixie on a Debian 12 host), the
+# mirror of the host's own release: Debian's archive holds both
+host=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
 mirror=$(apt-get indextargets --no-release-info \
 	--format '$(RELEASE) $(REPO_URI)' 'Created-By: Packages' 2>/dev/null |
-	awk -v s="$SUITE" '$1 == s { print $2; exit }')
-[ -n "$mirror" ] || die "no deb entry for $SUITE in the host's apt sources" "" 1
+	awk -v s="$SUITE" -v h="$host" '$1 == s { m = $2; exit }
+		$1 == h && h2 == "" { h2 = $2 } END { print m != "" ? m : h2 }')
+[ -n "$mirror" ] || die "no deb entry for $SUITE or $host in the host's apt sources" "" 1
 
 if ! command -v debootstrap >/dev/null; then
 	echo "# fresh: installing debootstrap"
@@ -128,11 +149,12 @@ else
 fi
 echo "# fresh: debootstrap: $secs s"
 
-# the source: a clean clone of HEAD, and ../shared beside it
-mkdir -p "$R/src" &&
-	git clone -q "$ROOT" "$R/src/spfpolicy" || die "git clone failed" "" 1
+# the source: a clean clone of HEAD in root's home (0700: the tests that
+# run as nobody must not need to reach into it), and ../shared beside it
+[ "$(stat -c %a "$R/root")" = 700 ] || die "debootstrap left /root not mode 0700" "" 1
+git clone -q "$ROOT" "$R/root/spfpolicy" || die "git clone failed" "" 1
 if [ -d "$SHARED" ]; then
-	cp -RL "$SHARED" "$R/src/shared" || die "cannot copy $SHARED" "" 1
+	cp -RL "$SHARED" "$R/root/shared" || die "cannot copy $SHARED" "" 1
 else
 	echo "# fresh: no $SHARED: the inner RFC 7208 suite is skipped"
 fi
@@ -159,16 +181,26 @@ cmd2=$(printf '%s\n' "$readme" | sed -n 2p)
 before_enabled=$(enabled)
 before_sources=$(sources)
 
-# a root shell of the new system, in the source tree
+# the one step a mirror without Debian 13's source packages cannot run
+csrc=
+if [ "$SUITE" = trixie ] && [ "${FRESH_DEBIAN_SOURCE:-}" != 1 ]; then
+	set -- "$R"/root/shared/vendor/c-ares-1.34.*.tar.gz
+	[ -f "$1" ] || die "trixie: no ../shared/vendor/c-ares-1.34.*.tar.gz to stand in for apt-get source c-ares" "" 1
+	csrc=CARES_SRC=${1#"$R"}
+	echo "# fresh: trixie: make deps builds $csrc (as it builds Debian 13's c-ares 1.34 source) instead of apt-get source c-ares: this mirror serves no Debian 13 source packages (FRESH_DEBIAN_SOURCE=1 where it does)"
+fi
+
+# a root shell of the new system, in the source tree, with a clean
+# environment (env -i); $csrc only in the set-up's
 inside() {
 	chroot "$R" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
 		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		sh -c "cd /src/spfpolicy && $1"
+		${2:+"$2"} sh -c "cd /root/spfpolicy && $1"
 }
 
 : > "$W/out"
-if step "$cmd1" inside "$cmd1"; then
-	ok "set-up: $cmd1 ($secs s)"
+if step "$cmd1" inside "$cmd1" "$csrc"; then
+	ok "set-up: $cmd1${csrc:+ ($csrc)} ($secs s)"
 else
 	tail -n 30 "$W/out" > "$W/tail"
 	fail "set-up" "'$cmd1' exited $rc after $secs s" "$W/tail"
@@ -176,6 +208,7 @@ else
 	t_end 1
 fi
 echo "# fresh: deps and build: $secs s"
+echo "# fresh: $SUITE: $(inside './spfpolicy -V' 2>&1), $(wc -c < "$R/root/spfpolicy/spfpolicy") bytes"
 
 : > "$W/out"
 if step "$cmd2" inside "$cmd2"; then

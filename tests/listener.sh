@@ -82,6 +82,12 @@ trap 'exit 143' TERM
 T=$(mktemp -d /tmp/listener.XXXXXX) || die "mktemp failed"
 chmod 755 "$T"		# nobody must read the config files (SIGHUP)
 mkdir "$T/req" || die "mkdir failed"
+# what runs as another user (nobody, daemon) is run from here: the tree
+# may be where they cannot enter (a clone in /root, mode 0700)
+mkdir -m 755 "$T/bin" &&
+	cp "$BIN" "$T/bin/spfpolicy" && cp tests/listener.py tests/policyclient.py "$T/bin" &&
+	chmod 755 "$T/bin/spfpolicy" && chmod 644 "$T/bin/"*.py || die "cannot copy to $T/bin"
+UBIN=$T/bin/spfpolicy
 
 ip link set lo up || die "cannot bring lo up"
 hostname mx.listener.test || die "cannot set the host name"
@@ -478,14 +484,14 @@ conf mode.conf "Listen_Mode = 0660" "Listen_Owner = nobody"
 if sockmode unix-mode-owner mode.conf "660 nobody:nogroup"; then
 	# the owner may connect, a user outside the group may not
 	if setpriv --reuid=nobody --regid=nogroup --clear-groups \
-		"$PY" "$ROOT/tests/listener.py" ask unix:"$T/unix-mode-owner.sock" "$T/req/fail1.txt" > "$T/owner.out" 2>&1 &&
+		"$PY" "$T/bin/listener.py" ask unix:"$T/unix-mode-owner.sock" "$T/req/fail1.txt" > "$T/owner.out" 2>&1 &&
 		cmp -s "$T/owner.out" "$T/fail1.spawn"; then
 		ok unix-owner-connects
 	else
 		fail unix-owner-connects "nobody could not use the socket" "$T/owner.out"
 	fi
 	if setpriv --reuid=daemon --regid=daemon --clear-groups \
-		"$PY" "$ROOT/tests/listener.py" ask unix:"$T/unix-mode-owner.sock" "$T/req/fail1.txt" > "$T/other.out" 2>&1; then
+		"$PY" "$T/bin/listener.py" ask unix:"$T/unix-mode-owner.sock" "$T/req/fail1.txt" > "$T/other.out" 2>&1; then
 		fail unix-other-refused "user daemon could use a 0660 nobody:nogroup socket" "$T/other.out"
 	elif grep -q PermissionError "$T/other.out"; then
 		ok unix-other-refused
@@ -545,11 +551,6 @@ done
 
 # started as another user it stays that user (Listen_User is for root)
 conf user.conf
-UBIN=$BIN
-if ! setpriv --reuid=daemon --regid=daemon --clear-groups test -x "$BIN"; then
-	mkdir -m 755 "$T/bin" && cp "$BIN" "$T/bin/spfpolicy" && chmod 755 "$T/bin/spfpolicy"
-	UBIN=$T/bin/spfpolicy
-fi
 : > "$T/user.err"
 setpriv --reuid=daemon --regid=daemon --clear-groups \
 	"$UBIN" -l inet:127.0.0.1:10052 -d "$T/user.conf" 2>> "$T/user.err" &

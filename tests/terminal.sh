@@ -59,6 +59,11 @@ trap 'exit 143' TERM
 
 T=$(mktemp -d /tmp/terminal.XXXXXX) || die "mktemp failed"
 chmod 755 "$T"	# nobody reads the config files
+# nobody runs the binary from here: the tree may be where nobody cannot
+# enter (a clone in /root, mode 0700)
+mkdir -m 755 "$T/bin" && cp "$BIN" "$T/bin/spfpolicy" && chmod 755 "$T/bin/spfpolicy" ||
+	die "cannot copy $BIN to $T/bin"
+BIN=$T/bin/spfpolicy
 ip link set lo up || die "cannot bring lo up"
 ns_dev "$T" terminal
 # script(1) opens /dev/ptmx: the pts instance bound by ns_dev has one
@@ -71,7 +76,8 @@ ns_ready 10 "$T/logd.ready" || die "the /dev/log reader did not start" "$T/logd.
 ns_ready 10 "$T/dnsd.ready" || die "tests/dnsd.py did not start" "$T/dnsd.err"
 
 NOBODY="setpriv --reuid=nobody --regid=$(id -g nobody) --clear-groups"
-REFUSAL="refusing to serve as root: Postfix's spawn(8) runs it as the user= of its master.cf entry; to try it by hand, run it as that user (su -s /bin/sh nobody -c 'spfpolicy CONFIG'), or give -R"
+REFUSAL="refusing to serve as root: Postfix's spawn(8) runs it as the user= of its master.cf entry; on a terminal root's run serves as Listen_User (nobody), or give -R"
+DROPPED="root on a terminal: config read, now serving as nobody (Listen_User, -u); type a request, an empty line ends it"
 # a config with an error that is logged and survived
 BADKEY='ERROR: Lookup_Time = "abc" in file "'$T/bad.conf'": not an integer in 0..3600, keeping 20'
 printf '%s\n' 'debugLevel = 3' 'Nameservers = 127.0.0.1' > "$T/good.conf"
@@ -135,12 +141,30 @@ status() {
 	fi
 }
 
-# ---- root, on a terminal: the refusal says what to do, there and in syslog
+# ---- root, on a terminal (pypolicyd-spf's how-to, issue 21): the config
+# is read as root, the typed request answered as nobody, which it says
+cp "$T/good.conf" "$T/root.conf" && chmod 600 "$T/root.conf"	# root's alone
 logmark
-tty root "$BIN $T/good.conf"
-status root-terminal/exit "$T/root.rc" 111
-shown root-terminal/refusal "$T/root.tty" "$REFUSAL"
-logged root-terminal/syslog "$REFUSAL"
+tty root "$BIN $T/root.conf"
+status root-terminal/exit "$T/root.rc" 0
+shown root-terminal/says "$T/root.tty" "$DROPPED"
+shown root-terminal/answer "$T/root.tty" "$ACTION"
+logged root-terminal/syslog "$DROPPED"
+tty root-user "$BIN -u daemon $T/root.conf"
+status root-terminal-u/exit "$T/root-user.rc" 0
+shown root-terminal-u/says "$T/root-user.tty" "${DROPPED/nobody/daemon}"
+shown root-terminal-u/answer "$T/root-user.tty" "$ACTION"
+tty root-nouser "$BIN -u no-such-user $T/root.conf"
+status root-terminal-nouser/exit "$T/root-nouser.rc" 111
+shown root-terminal-nouser/says "$T/root-nouser.tty" 'Listen_User "no-such-user": no such user'
+printf '%s\n' 'Listen_User = root' > "$T/rootuser.conf"
+tty root-root "$BIN $T/rootuser.conf"
+status root-terminal-listen-root/exit "$T/root-root.rc" 111
+
+# ---- root, stdin a terminal but stderr a file: no one is told, refused
+tty root-err "$BIN $T/good.conf 2> $T/root-err.err"
+status root-stderr-file/exit "$T/root-err.rc" 111
+silent root-stderr-file/stderr "$T/root-err.err"
 
 # ---- root, stderr not a terminal (spawn(8) would give the socket): syslog only
 logmark
@@ -162,7 +186,7 @@ shown nobody-terminal/log "$T/nobody.tty" "${ACTION#action=}"
 logged nobody-terminal/syslog-config-error "$BADKEY"
 logged nobody-terminal/syslog-log "${ACTION#action=}"
 
-# ---- the hint of the refusal, as given: su -s /bin/sh nobody -c '...'
+# ---- as the user= of the master.cf line: su -s /bin/sh nobody -c '...'
 if su -s /bin/sh nobody -c true < /dev/null > "$T/su.err" 2>&1; then
 	tty su "su -s /bin/sh nobody -c '$BIN $T/good.conf'"
 	status su-terminal/exit "$T/su.rc" 0
@@ -198,5 +222,40 @@ timeout -s TERM 1 "$BIN" -l inet:127.0.0.1:10040 "$T/bad.conf" \
 	< /dev/null > /dev/null 2> "$T/listener.err"
 silent listener-pipe/stderr "$T/listener.err"
 logged listener-pipe/syslog "$BADKEY"
+
+# ---- -h and --help: the usage on stdout, exit 0
+for h in -h --help; do
+	"$BIN" $h > "$T/help.out" 2> "$T/help.err"
+	echo $? > "$T/help.rc"
+	status "help$h/exit" "$T/help.rc" 0
+	if grep -q '^usage: spfpolicy ' "$T/help.out"; then
+		ok "help$h/stdout"
+	else
+		fail "help$h/stdout" "no usage on stdout" "$T/help.out"
+	fi
+	silent "help$h/stderr" "$T/help.err"
+done
+
+# ---- no config argument: the first of upstream's and Debian's paths
+# that exists, said by -t and at start-up; /etc is a copy, in this
+# namespace, without either
+UP=/etc/python-policyd-spf/policyd-spf.conf
+DEB=/etc/postfix-policyd-spf-python/policyd-spf.conf
+WHICH="no config argument: of $UP and $DEB,"
+mkdir "$T/etc" && cp -a /etc/. "$T/etc/" && rm -rf "$T/etc/${UP#/etc/}" "$T/etc/${DEB#/etc/}" &&
+	mount --bind "$T/etc" /etc || die "cannot put a copy of /etc in place"
+"$BIN" -t > "$T/none.out" 2>&1
+shown default-config/neither "$T/none.out" "$UP: $WHICH neither exists: the defaults"
+mkdir -p "${DEB%/*}" && printf '%s\n' 'debugLevel = 3' 'Nameservers = 127.0.0.1' > "$DEB" &&
+	chmod 644 "$DEB" || die "cannot write $DEB"
+"$BIN" -t > "$T/deb.out" 2>&1
+shown default-config/debian "$T/deb.out" "$DEB: $WHICH the first that exists"
+logmark
+$NOBODY "$BIN" < "$T/request" > "$T/deb.spawn" 2>&1
+shown default-config/debian-answer "$T/deb.spawn" "$ACTION"
+logged default-config/debian-logged "$WHICH the first that exists: $DEB"
+mkdir -p "${UP%/*}" && cp "$DEB" "$UP" || die "cannot write $UP"
+"$BIN" -t > "$T/up.out" 2>&1
+shown default-config/upstream-first "$T/up.out" "$UP: $WHICH the first that exists"
 
 t_end

@@ -23,9 +23,11 @@ OUT=${FUZZ_OUT:-${TMPDIR:-/tmp}/spfpolicy-fuzz}/cov
 TARGETS=${FUZZ_TARGETS:-"fuzz_request fuzz_config fuzz_spf fuzz_dns fuzz_idn"}
 CPPFLAGS="-D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DVERSION=\"fuzz\" -Dmain=spfpolicy_main"
 
-# Debian: "llvm" has the unversioned names, llvm-14 the others
-PROFDATA=$(command -v llvm-profdata || command -v llvm-profdata-14)
-LLVMCOV=$(command -v llvm-cov || command -v llvm-cov-14)
+# Debian: "llvm" has the unversioned names, llvm-N (clang's N: 14 on
+# Debian 12, 19 on Debian 13) the others
+v=$("$CC" --version 2>/dev/null | sed -n 's/.*clang version \([0-9]*\).*/\1/p;q')
+PROFDATA=$(command -v llvm-profdata || command -v "llvm-profdata-$v")
+LLVMCOV=$(command -v llvm-cov || command -v "llvm-cov-$v")
 if ! command -v "$CC" >/dev/null 2>&1 || [ -z "$PROFDATA" ] || [ -z "$LLVMCOV" ]; then
 	echo "skipped: clang, llvm-profdata or llvm-cov not installed"
 	exit 0

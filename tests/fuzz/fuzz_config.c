@@ -204,8 +204,9 @@ static void
 check_tmpl(const Key *k, const Tmpl *t, const char *v)
 {
 	static char want[REPLY_MAX], got[REPLY_MAX], big[REPLY_MAX / 3];
-	const char *none[NUM_TFIELDS] = { "", "", "", "", "", "", "" };
-	const char *vals[NUM_TFIELDS] = { "rejected", "fail", "http://x/", "mfrom", "a@b.c", "192.0.2.1", "r" };
+	const char *none[NUM_TFIELDS] = { "", "", "", "", "", "", "", "", "", "", "" };
+	const char *vals[NUM_TFIELDS] = { "rejected", "fail", "http://x/", "mfrom", "a@b.c", "192.0.2.1", "r",
+	                                  "helo", "x.y", "2001:db8::1", "" };	/* Reason_URL's {0}..{3} */
 	const Tmpl *def = (const Tmpl *)((const char *)&builtin + k->off);
 	int round, r;
 
@@ -221,7 +222,7 @@ check_tmpl(const Key *k, const Tmpl *t, const char *v)
 		abort();
 	}
 	memset(big, 'x', sizeof(big) - 1);
-	for (round = 0; round < 2; round++, vals[TF_SPF] = vals[TF_IDENTITY] = vals[TF_URL] = big) {
+	for (round = 0; round < 2; round++, vals[TF_SPF] = vals[TF_IDENTITY] = vals[TF_URL] = vals[TF_P1] = big) {
 		r = ref_format(v, tmpl_names + k->min, vals + k->min, k->max - k->min + 1, want, sizeof(want));
 		if (pol_format(t, vals, got, sizeof(got)) != r || (!r && strcmp(want, got))) {
 			dprintf(2, "fuzz: %s \"%.60s\": \"%.60s\", the model says \"%.60s\"\n",

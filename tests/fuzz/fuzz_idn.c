@@ -11,6 +11,12 @@
  * as it is (libidn2 would fold and check it).  Every output is a C string
  * of at most DNS_NAME_MAX - 1 octets, ASCII alone.
  *
+ * A libidn2 other than the one of idna.h's tables (IDN_TABLES_LIBIDN2:
+ * Debian 12's 2.3.3, Unicode 14, against 2.3.8's, Unicode 15.1) is an
+ * oracle for the rest: a name it refuses as unassigned, disallowed or
+ * not valid under TR46 (code points newer than its data) may be ours, and U+1E9E may differ
+ * (tests/idn/known.txt).
+ *
  * Built with -lidn2 (libidn2-dev) on top of what the other targets link.
  */
 #define DNS_SEND(q)	fz_send(q)
@@ -55,7 +61,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static char name[8192];
 	char out[DNS_NAME_MAX + 1], *ref = NULL;
 	size_t n = MIN(size, sizeof(name) - 1), i;
-	int rc, ascii = 1;
+	int rc, lrc, ascii = 1;
 
 	memcpy(name, data, n);
 	name[n] = '\0';
@@ -77,10 +83,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			disagree(name, rc ? "!invalid" : out, "(ASCII: itself)");
 		return 0;
 	}
-	if (idn2_lookup_u8((const uint8_t *)name, (uint8_t **)&ref,
-	    IDN2_NONTRANSITIONAL) != IDN2_OK) {
+	if ((lrc = idn2_lookup_u8((const uint8_t *)name, (uint8_t **)&ref,
+	    IDN2_NONTRANSITIONAL)) != IDN2_OK) {
 		free(ref);
 		ref = NULL;
+	}
+	if (strcmp(idn2_check_version(NULL), IDN_TABLES_LIBIDN2) &&
+	    (strstr(name, "\xe1\xba\x9e") ||	/* U+1E9E */
+	     (rc == 0 && (lrc == IDN2_UNASSIGNED || lrc == IDN2_DISALLOWED ||
+	                 lrc == IDN2_INVALID_NONTRANSITIONAL)))) {
+		free(ref);
+		return 0;	/* older data: not an oracle here */
 	}
 	if ((rc == 0) != (ref != NULL) || (ref && strcmp(out, ref) != 0))
 		disagree(name, rc ? "!invalid" : out, ref ? ref : "!invalid");

@@ -18,7 +18,7 @@
 # first: each must pass.
 #
 # then "N passed, N failed"; the exit status is 1 when anything failed.
-# Without clang and libFuzzer (Debian: clang libclang-rt-14-dev) or the
+# Without clang and libFuzzer (Debian: clang libclang-rt-dev) or the
 # c-ares headers (libc-ares-dev) it says "skipped: ..." and exits 0.
 #
 # Environment:

@@ -7,13 +7,23 @@
 #                                [-j JOBS] [--timeout SECS] [CONFIG[/REQFILE]...]
 #
 #   --user       the rootless mode (the default without root): see below
-#   --record     run pypolicyd-spf only and rewrite expected/*.out and *.log
-#   --golden     compare with expected/ even if pypolicyd-spf is installed
-#                (without pypolicyd-spf that is the default)
+#   --record     run pypolicyd-spf only and rewrite expected-VERSION/*.out
+#                and *.log, VERSION the installed pypolicyd-spf's
+#   --golden     compare with expected-VERSION/ even if pypolicyd-spf is
+#                installed (without pypolicyd-spf that is the default)
+#   --ref VERSION  the golden files of this version (3.0.4, 3.1.0; default
+#                the installed one's, else 3.1.0)
 #   --spfpolicy  command to test instead of ./spfpolicy (also $SPFPOLICY);
 #                e.g. --spfpolicy '/usr/bin/python3 /usr/bin/policyd-spf'
 #                compares pypolicyd-spf with itself
 #   CONFIG...    run only these configs or CONFIG/REQFILE pairs (globs)
+#
+# Environment: PYPOLICYD (the command, default /usr/bin/python3
+# /usr/bin/policyd-spf), PYPOLICYD_PATH (its PYTHONPATH: another version's
+# spf_engine unpacked from its .deb,
+# DIR/usr/lib/python3/dist-packages).  Whatever else the caller's
+# environment holds, pypolicyd-spf runs with PYTHONUNBUFFERED=1 (its Mock
+# answers are never flushed).
 #
 # Needs root: everything runs in private network, mount, UTS (and, where
 # the kernel allows, PID) namespaces (unshare, tests/ns.sh) where lo is
@@ -28,7 +38,7 @@
 # with a copy of each config that names it (Nameservers) and gives the
 # namespace's host name where the config would take the machine's
 # (sidebyside.py's overlay()).  pypolicyd-spf cannot be pointed at a
-# port: the replies are compared with expected/ only, as with --golden,
+# port: the replies are compared with expected-VERSION/ only, as with --golden,
 # byte for byte as in the namespace; the syslog lines are not (no
 # private /dev/log; where the machine has one, spfpolicy logs there).
 # Options in /etc/resolv.conf (timeout:, attempts:) still reach
@@ -38,7 +48,9 @@
 # lines starting with '#' are not sent, "#@ name" names the next request),
 # matrix.txt (which request files run with which config; `logs` lines pick
 # the configs whose syslog lines are compared), deviations.txt (expected
-# differences), expected/ (pypolicyd-spf's replies and log lines).
+# differences), expected-VERSION/ (each pypolicyd-spf version's replies and
+# log lines; --record in a log's tracebacks, another version's unpacked
+# path is written as /usr/lib/python3/dist-packages).
 #
 # Output: "ok sidebyside/CONFIG/REQFILE#N", "FAIL sidebyside/...: pypolicyd=<...>
 # spfpolicy=<...>", the same for "sidebylog/CONFIG/REQFILE#N.K" (K-th log line

@@ -7,17 +7,21 @@ Run through run.sh, which provides the private network/mount/UTS namespace
 
 Without root, run.sh starts tests/dnsd.py on a port of its own and gives
 it with --nameservers: the rootless mode.  Only the candidate runs (the
-reference is expected/: pypolicyd-spf cannot be pointed at a port, and
+reference is expected-VERSION/: pypolicyd-spf cannot be pointed at a port, and
 would ask the real DNS), through a copy of each config that names that
 server and puts in the host name of the namespace (overlay()); with no
 /dev/log of its own there is no log comparison.
 
 For every (config, request file) pair of matrix.txt the request stream is
 fed, one request at a time, to the reference (live pypolicyd-spf, or the
-golden files in expected/) and to the candidate (./spfpolicy), the replies
+golden files in expected-VERSION/) and to the candidate (./spfpolicy), the replies
 are compared, and for the configs named on `logs` lines of matrix.txt the
 syslog lines each request produced are compared too.  Expected differences
-are listed in deviations.txt.  Output, one line per reply / log line:
+are listed in deviations.txt.  Replies are recorded for each pypolicyd-spf
+version of VERSIONS (Debian 12's 3.0.4, Debian 13's 3.1.0): a live run
+compares with the installed one (PYPOLICYD, PYPOLICYD_PATH) and checks
+its recording; the golden files are the installed version's, else --ref's,
+else the last.  Output, one line per reply / log line:
 
     ok sidebyside/CONFIG/REQFILE#N [# deviation: reason]
     FAIL sidebyside/CONFIG/REQFILE#N: pypolicyd=<...> spfpolicy=<...> (@label)
@@ -47,6 +51,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REL = os.path.relpath(HERE)                 # tests/sidebyside from the root
 PYPOLICYD = shlex.split(os.environ.get('PYPOLICYD',
                                        '/usr/bin/python3 /usr/bin/policyd-spf'))
+# where its spf_engine is, when not the system's (another version
+# unpacked beside it: PYPOLICYD_PATH=DIR/usr/lib/python3/dist-packages)
+PYPOLICYD_PATH = os.environ.get('PYPOLICYD_PATH', '')
+# the pypolicyd-spf versions with recorded replies (expected-VERSION/):
+# Debian 12's, and Debian 13's; spfpolicy follows the last (DEVIATIONS)
+VERSIONS = ('3.0.4', '3.1.0')
+REFVERSION = VERSIONS[-1]   # the one compared with (main())
 REQUEST_TIMEOUT = 10.0      # s without a complete reply -> give up
 EXIT_TIMEOUT = 5.0          # s to exit after stdin is closed
 MARK = b'\0sidebyside-mark '
@@ -107,6 +118,7 @@ def read_matrix(path):
 
 
 class Deviation(object):
+    """kind@VERSION: for that pypolicyd-spf version only."""
     def __init__(self, kind, args, reason, lineno):
         self.kind = kind
         self.args = args
@@ -142,6 +154,12 @@ def read_deviations(path):
                     break
                 words.append(w)
             kind, args = words[0], words[1:]
+            kind, _, ver = kind.partition('@')
+            if ver and ver not in VERSIONS:
+                raise SystemExit('%s:%d: no recorded pypolicyd-spf %s'
+                                 % (path, n, ver))
+            if ver and ver != REFVERSION:
+                continue
             want = {'norm': 2, 'pair': 2}.get(kind)
             if kind not in ('norm', 'pair', 'case') or \
                     (want and len(args) != want) or not args:
@@ -358,11 +376,22 @@ class Run(object):
         self.error = None       # could not run at all
 
 
+def ref_env():
+    """The environment of both programs: the caller's, but PYTHONPATH is
+    ours, and Python's stdout unbuffered (its Mock branch never flushes: without
+    this it answers only where the caller happened to set it)."""
+    env = dict(os.environ)
+    env.pop('PYTHONPATH', None)
+    if PYPOLICYD_PATH:
+        env['PYTHONPATH'] = PYPOLICYD_PATH
+    env['PYTHONUNBUFFERED'] = '1'
+    return env
+
+
 def run_program(cmd, conf, reqs, listener):
     """Feed reqs one by one to `cmd conf`; collect replies and log lines."""
     run = Run()
-    env = dict(os.environ)
-    env.pop('PYTHONPATH', None)
+    env = ref_env()
     try:
         p = subprocess.Popen(cmd + [conf], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -459,9 +488,34 @@ def run_program(cmd, conf, reqs, listener):
 
 # ---------------------------------------------------------------- golden files
 
+def pyversion():
+    """The version of the pypolicyd-spf that PYPOLICYD runs; None when it
+    cannot run (not installed, or spf, authres missing)."""
+    if not os.path.exists(PYPOLICYD[-1]):
+        return None
+    try:
+        out = subprocess.run(
+            [PYPOLICYD[0], '-c', 'import spf_engine, spf, authres; '
+             'print(spf_engine.__version__)'], env=ref_env(),
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    v = out.stdout.decode('ascii', 'replace').strip()
+    return v if out.returncode == 0 and v else None
+
+
 def golden_paths(config, reqfile):
-    base = os.path.join(HERE, 'expected', '%s__%s' % (config, reqfile))
+    base = os.path.join(HERE, 'expected-' + REFVERSION,
+                        '%s__%s' % (config, reqfile))
     return base + '.out', base + '.log'
+
+
+def unpacked(line):
+    """A log line of PYPOLICYD_PATH's spf_engine as an installed one's."""
+    if PYPOLICYD_PATH:
+        line = line.replace(PYPOLICYD_PATH.rstrip('/') + '/',
+                            '/usr/lib/python3/dist-packages/')
+    return line
 
 
 def write_golden(config, reqfile, reqs, run, withlog):
@@ -474,11 +528,11 @@ def write_golden(config, reqfile, reqs, run, withlog):
                 if lines:
                     f.write('== #%d %s\n' % (r.num, r.label))
                     for l in lines:
-                        f.write(l + '\n')
+                        f.write(unpacked(l) + '\n')
             if run.endlogs:
                 f.write('== end\n')
                 for l in run.endlogs:
-                    f.write(l + '\n')
+                    f.write(unpacked(l) + '\n')
 
 
 def read_golden(config, reqfile, reqs, withlog):
@@ -613,26 +667,28 @@ def main():
     global REQUEST_TIMEOUT
     ap = argparse.ArgumentParser()
     ap.add_argument('--record', action='store_true',
-                    help='run pypolicyd-spf only and rewrite expected/')
+                    help='run pypolicyd-spf only and rewrite expected-VERSION/')
     ap.add_argument('--golden', action='store_true',
-                    help='use expected/ even if pypolicyd-spf is installed')
+                    help='use expected-VERSION/ even if pypolicyd-spf is installed')
     ap.add_argument('--spfpolicy', default=os.environ.get('SPFPOLICY',
                                                           './spfpolicy'),
                     help='candidate command (default ./spfpolicy, or $SPFPOLICY)')
+    ap.add_argument('--ref', choices=VERSIONS,
+                    help='the pypolicyd-spf version of the golden files '
+                    '(default: the installed one, else %s)' % VERSIONS[-1])
     ap.add_argument('-j', '--jobs', type=int, default=8)
     ap.add_argument('--timeout', type=float, default=REQUEST_TIMEOUT,
                     help='seconds to wait for one reply')
     ap.add_argument('--nameservers', metavar='ADDR:PORT',
                     help='rootless mode (run.sh without root): the '
                     'candidate asks the DNS server at ADDR:PORT, against '
-                    'expected/ (see overlay())')
+                    'expected-VERSION/ (see overlay())')
     ap.add_argument('only', nargs='*',
                     help='CONFIG or CONFIG/REQFILE globs to run')
     args = ap.parse_args()
     REQUEST_TIMEOUT = args.timeout
 
     pairs, logconfs = read_matrix(os.path.join(HERE, 'matrix.txt'))
-    devs = read_deviations(os.path.join(HERE, 'deviations.txt'))
     work = []
     for conf, files in pairs:
         for rf in files:
@@ -645,15 +701,20 @@ def main():
     if not work:
         raise SystemExit('nothing to run')
 
-    have_py = os.path.exists(PYPOLICYD[-1]) and subprocess.call(
-        [PYPOLICYD[0], '-c', 'import spf_engine, spf, authres'],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0
+    global REFVERSION
+    have_py = pyversion()
+    REFVERSION = have_py if (have_py in VERSIONS and not args.ref) or \
+        args.record else args.ref or VERSIONS[-1]
+    devs = read_deviations(os.path.join(HERE, 'deviations.txt'))
     if args.record and not have_py:
         raise SystemExit('--record needs pypolicyd-spf (%s)' % PYPOLICYD[-1])
     if args.record and args.nameservers:
         raise SystemExit('--record needs root (pypolicyd-spf asks the '
                          'resolver of resolv.conf)')
     live = have_py and not args.golden and not args.nameservers
+    if live and have_py != REFVERSION:
+        print('# note: pypolicyd-spf %s has no recorded replies: against '
+              'the deviations of %s' % (have_py, REFVERSION))
     listener = None
     if args.nameservers:
         print('# note: rootless mode: spfpolicy only, against %s/expected; '
@@ -690,8 +751,9 @@ def main():
         cand = [link] + cand[1:]
 
     print('# sidebyside: reference = %s' % (
-        'live pypolicyd-spf (%s)' % ' '.join(PYPOLICYD) if live else
-        'golden files (%s/expected)' % REL))
+        'live pypolicyd-spf %s (%s)' % (have_py, ' '.join(PYPOLICYD)) if live
+        else 'golden files of pypolicyd-spf %s (%s/expected-%s)'
+        % (REFVERSION, REL, REFVERSION)))
     if not args.record:
         print('# sidebyside: candidate = %s%s' % (
             args.spfpolicy, ' (MISSING)' if cand_missing else ''))
@@ -731,7 +793,8 @@ def main():
         if args.record:
             return reqs, ref, None, None
         c = box.get('c')
-        golden = read_golden(conf, rf, reqs, withlog) if live else None
+        golden = read_golden(conf, rf, reqs, withlog) \
+            if live and have_py == REFVERSION else None
         return reqs, ref, c, golden
 
     t0 = time.time()
@@ -740,7 +803,7 @@ def main():
         results = [f.result() for f in futs]
 
     if args.record:
-        exp = os.path.join(HERE, 'expected')
+        exp = os.path.join(HERE, 'expected-' + have_py)
         os.makedirs(exp, exist_ok=True)
         keep = set()
         n = 0
@@ -754,9 +817,10 @@ def main():
             for name in os.listdir(exp):
                 if name not in keep and name.endswith(('.out', '.log')):
                     os.unlink(os.path.join(exp, name))
-                    print('# removed %s/expected/%s' % (REL, name))
-        print('# recorded %d request files (%d requests) in %s/expected '
-              'in %.1fs' % (len(work), n, REL, time.time() - t0))
+                    print('# removed %s/%s' % (REL, name))
+        print('# recorded %d request files (%d requests) of pypolicyd-spf %s '
+              'in %s in %.1fs' % (len(work), n, have_py, os.path.relpath(exp),
+                                  time.time() - t0))
         shutil.rmtree(tmpdir, ignore_errors=True)
         return 0
 
@@ -839,8 +903,9 @@ def main():
         print('# summary %s: %d compared, %d matched (%d after '
               'normalisation), %d listed deviations, %d differ'
               % (group, ok + norm + dev + fail, ok + norm, norm, dev, fail))
-    print('# summary: %d request files, %.1fs, reference %s'
-          % (len(work), time.time() - t0, 'live' if live else 'golden'))
+    print('# summary: %d request files, %.1fs, reference %s pypolicyd-spf %s'
+          % (len(work), time.time() - t0, 'live' if live else 'golden',
+             have_py if live else REFVERSION))
     shutil.rmtree(tmpdir, ignore_errors=True)
     return 1 if fails else 0
 
