@@ -1874,8 +1874,9 @@ dns_lookup(long long deadline, const char *name, int type, Answer *ans)
 
 /*
  * Internationalized domain names to A-labels (RFC 8616 4).  idn_ascii()
- * does what libidn2 2.3.3's idn2_lookup_u8() does with
- * IDN2_NONTRANSITIONAL (Debian 12's idn2(1)): UTS #46 mapping (deviations
+ * does what libidn2 2.3.8's idn2_lookup_u8() does with
+ * IDN2_NONTRANSITIONAL (Debian 13's idn2(1), Unicode 15.1; Debian 12's
+ * 2.3.3 differs on U+1E9E only): UTS #46 mapping (deviations
  * kept, STD3 rules off), NFC, then per label the UTS #46 checks and, for
  * a label that is not ASCII, IDNA2008's (RFC 5891 5.4: DISALLOWED and
  * UNASSIGNED code points, CONTEXTJ, the existence of a CONTEXTO rule,
@@ -2097,7 +2098,7 @@ idn_decompose(uint32_t c, uint32_t *d, size_t *n, size_t max)
 		c = st[--sp];
 		if ((e = idn_decomp(c)) != 0) {
 			if (sp + 2 > sizeof(st) / sizeof(st[0]))
-				return -1;	/* not in Unicode 14 */
+				return -1;	/* not in Unicode 15.1 */
 			if (e & 0x1FFFFF)
 				st[sp++] = (uint32_t)e & 0x1FFFFF;
 			st[sp++] = (uint32_t)(e >> 21) & 0x1FFFFF;
