@@ -299,15 +299,28 @@ typedef struct {	/* the command line */
 } Opts;
 
 enum SlotState {	/* a listener child, as the listener sees it */
-	S_FREE, S_IDLE, S_READ, S_BUSY	/* IDLE before READ: evicted first */
+	S_FREE, S_IDLE, S_READ, S_BUSY
+};
+
+enum Evict {	/* why the listener asked a child to go (Slot.evicted) */
+	E_NO,
+	E_NOW,	/* idle, or a stalled partial request: go unless more is coming */
+	E_TURN	/* answering: go right after the reply (issue 22) */
 };
 
 typedef struct {	/* one connection's child, in memory it shares with the listener */
 	volatile pid_t pid;
 	volatile int state;		/* SlotState, written by the child */
 	volatile long long since;	/* ms: when the state began */
-	int evicted;			/* the listener asked it to go */
+	volatile int requests;		/* taken so far, written by the child */
+	long long start;		/* ms: when the connection got its slot */
+	volatile int evicted;		/* Evict, written by the listener */
 } Slot;
+
+typedef struct {	/* log lines of one kind this minute, and how many more */
+	long long window;
+	int logged, more;
+} Cap;
 
 /* function declarations */
 static void logmsg(int, const char *, ...);
@@ -515,6 +528,8 @@ static int lst_loopback(const Conf *, const char *);
 static const char *lst_peer(const struct sockaddr_storage *, char *, size_t);
 static int lst_allowed(const Conf *, const struct sockaddr_storage *);
 static void lst_refused(const struct sockaddr_storage *);
+static int lst_cap(Cap *, const char *);
+static int lst_rank(const Slot *, long long);
 static int lst_evict(const Conf *);
 static void lst_drop(const Conf *);
 static void lst_serve(const Conf *, int, int, const char *, Slot *);
@@ -589,11 +604,9 @@ static struct {		/* what comes from Postfix: spawn mode, or a listener's child *
 } input;
 static Slot *slots;		/* listener: MAX_CONN_LIMIT, shared with the children */
 static volatile sig_atomic_t got_evict;	/* a listener child: go, for a new client */
+static int leave;	/* a listener child: asked while it answered; go now, between requests */
 static volatile sig_atomic_t got_term, got_hup;
-static struct {		/* refused clients logged this minute, and how many more */
-	long long window;
-	int logged, more;
-} refused;
+static Cap refused, closed;	/* lst_cap(): refused clients, closes for new ones */
 
 /* logging */
 static struct {		/* log_send(): our syslog(3) */
@@ -4878,7 +4891,10 @@ pol_userkeys(Conf *cf, char *pairs, const char *path)
 /*
  * Listener mode: wait for input.  Returns 1 (the connection is to close)
  * when the client stayed silent for input.idle_ms, its request is not complete
- * input.request_ms after its first byte, or the listener wants the slot.
+ * input.request_ms after its first byte, or the listener wants the slot:
+ * between requests at once, unless a request has come (then after its
+ * reply); a partial request only when it has stalled (E_NOW), never while
+ * it comes.  The listener has logged why it asked.
  */
 static int
 in_idle(void)
@@ -4888,11 +4904,13 @@ in_idle(void)
 	int r, mid;
 
 	for (;;) {
-		if (got_evict && !poll(&p, 1, 0))
-			return 1;	/* the listener has logged why */
-		if (got_evict) {	/* a request came meanwhile: not idle after all */
-			got_evict = input.slot->evicted = 0;
-			if (!input.start)
+		if (leave && !input.start)
+			return 1;	/* asked while answering: the reply is out */
+		if (got_evict) {
+			got_evict = 0;
+			if ((!input.start || input.slot->evicted == E_NOW) && !poll(&p, 1, 0))
+				return 1;	/* nothing is coming */
+			if (!input.start)	/* a request came meanwhile: in_state() says go after it */
 				in_state(S_READ);
 		}
 		mid = input.start && input.request_ms > 0;
@@ -4914,15 +4932,22 @@ in_idle(void)
 	return 1;
 }
 
-/* A listener child tells the listener what it is doing (lst_evict). */
+/*
+ * A listener child tells the listener what it is doing (lst_evict), and
+ * once a reply is out learns whether it was asked to go meanwhile.
+ */
 static void
 in_state(int state)
 {
 	input.start = state == S_READ ? now_ms() : 0;
-	if (input.slot) {
-		input.slot->since = now_ms();
-		input.slot->state = state;
-	}
+	if (!input.slot)
+		return;
+	if (state == S_BUSY)
+		input.slot->requests++;
+	else if (state == S_IDLE && input.slot->evicted)
+		leave = 1;
+	input.slot->since = now_ms();
+	input.slot->state = state;
 }
 
 /*
@@ -5316,55 +5341,104 @@ lst_allowed(const Conf *cf, const struct sockaddr_storage *ss)
 	       net_match(&cf->listen_allow, &a, -1);	/* IPv4-mapped: as IPv4 */
 }
 
-/* Log a refused client: REFUSED_LOG_MAX lines a minute, then a count. */
+/*
+ * Whether a line of c's kind may be logged: LOG_CAP_MAX lines a minute,
+ * then they are counted, and the count logged (more, with %d) when the
+ * next one comes after the minute.  Returns 0, else the lines this minute.
+ */
+static int
+lst_cap(Cap *c, const char *more)
+{
+	long long now = now_ms();
+
+	if (now - c->window >= LOG_CAP_MS) {
+		if (c->more)
+			logmsg(LOG_WARNING, more, c->more);
+		c->window = now;
+		c->logged = c->more = 0;
+	}
+	if (c->logged >= LOG_CAP_MAX) {
+		c->more++;
+		return 0;
+	}
+	return ++c->logged;
+}
+
+/* Log a refused client (lst_cap). */
 static void
 lst_refused(const struct sockaddr_storage *ss)
 {
 	char text[INET6_ADDRSTRLEN];
-	long long now = now_ms();
+	int n = lst_cap(&refused, "refused %d more connections not in Listen_Allow");
 
-	if (now - refused.window >= REFUSED_LOG_MS) {
-		if (refused.more)
-			logmsg(LOG_WARNING, "refused %d more connections not in Listen_Allow", refused.more);
-		refused.window = now;
-		refused.logged = refused.more = 0;
-	}
-	if (refused.logged >= REFUSED_LOG_MAX) {
-		refused.more++;
-		return;
-	}
-	refused.logged++;
-	logmsg(LOG_WARNING, "refused a connection from %s: not in Listen_Allow%s",
-	       lst_peer(ss, text, sizeof(text)) ? text : "?",
-	       refused.logged == REFUSED_LOG_MAX ? " (no more such lines this minute)" : "");
+	if (n)
+		logmsg(LOG_WARNING, "refused a connection from %s: not in Listen_Allow%s",
+		       lst_peer(ss, text, sizeof(text)) ? text : "?",
+		       n == LOG_CAP_MAX ? " (no more such lines this minute)" : "");
 }
 
 /*
- * All Max_Connections are taken and a client waits: ask the child idle
- * longest between requests to go (Postfix's smtpd connects again when it
- * next needs us), else the one whose partial request began earliest; one
- * answering a request is never asked.  Returns whether one was asked.
+ * The order in which lst_evict() asks a child to go, first 1; 0: not
+ * (yet).  1: idle between requests (one that answered a moment ago is
+ * about to be asked again: in use); 2: a partial request that has
+ * stalled; 3: in use, a turn (its slot held TURN_MIN_MS, a request
+ * answered at least); 4: a new connection whose first request may be on
+ * its way (closed then, Postfix's second try would fail).
+ */
+static int
+lst_rank(const Slot *s, long long now)
+{
+	long long quiet = now - s->since;
+
+	if (!s->pid || s->evicted)
+		return 0;
+	if (s->state == S_IDLE && !s->requests)
+		return quiet >= FRESH_MS ? 1 : 4;
+	if (s->state == S_IDLE && quiet >= IDLE_MIN_MS)
+		return 1;
+	if (s->state == S_READ && quiet >= IDLE_MIN_MS)
+		return 2;
+	return s->requests && now - s->start >= TURN_MIN_MS ? 3 : 0;
+}
+
+/*
+ * All Max_Connections are taken and a client waits: ask the child that
+ * comes first in lst_rank()'s order to go; of two idle ones the one idle
+ * longest, of two partial requests the one begun earliest, of two in use
+ * the one that has held its slot longest.  A child being asked goes at a
+ * request boundary, never mid-request (in_idle).  Returns whether one
+ * was asked.
  */
 static int
 lst_evict(const Conf *cf)
 {
 	Slot *v = NULL, *s;
-	int i;
+	long long now = now_ms();
+	int i, r, vr = 0, n;
 
 	for (i = 0; i < MAX_CONN_LIMIT; i++) {
 		s = &slots[i];
-		if (!s->pid || s->evicted || s->state == S_BUSY)
+		if (!(r = lst_rank(s, now)) || (v && r > vr))
 			continue;
-		if (!v || s->state < v->state || (s->state == v->state && s->since < v->since))
-			v = s;
+		if (!v || r < vr || (r == 3 ? s->start < v->start : s->since < v->since))
+			v = s, vr = r;
 	}
 	if (!v)
 		return 0;
-	v->evicted = 1;
-	logmsg(LOG_INFO, "closing the connection %s %.1f s, for a new client (Max_Connections %d)",
-	       v->state == S_READ ? "with a partial request since" : "idle for",
-	       (now_ms() - v->since) / 1000.0, cf->max_connections);
+	v->evicted = vr == 3 ? E_TURN : E_NOW;
 	kill(v->pid, SIGUSR1);
+	if (!(n = lst_cap(&closed, "closed %d more connections for new clients")))
+		return 1;
+	if (vr == 3)
+		logmsg(LOG_INFO, "closing the connection after its next reply: its slot held %.1f s, "
+		       "%d requests; for a new client (Max_Connections %d)%s",
+		       (now - v->start) / 1000.0, v->requests, cf->max_connections,
+		       n == LOG_CAP_MAX ? " (no more such lines this minute)" : "");
+	else
+		logmsg(LOG_INFO, "closing the connection %s %.1f s, for a new client (Max_Connections %d)%s",
+		       vr == 2 ? "with a partial request since" : "idle for",
+		       (now - v->since) / 1000.0, cf->max_connections,
+		       n == LOG_CAP_MAX ? " (no more such lines this minute)" : "");
 	return 1;
 }
 
@@ -5474,9 +5548,10 @@ lst_start(const Conf *cf, int lfd, int cfd, const char *path)
 
 	while (slot->pid)	/* there is a free one: fewer than MAX_CONN_LIMIT run */
 		slot++;
-	slot->evicted = 0;
+	slot->evicted = E_NO;
+	slot->requests = 0;
 	slot->state = S_BUSY;	/* until the child says (lst_serve) */
-	slot->since = now_ms();
+	slot->since = slot->start = now_ms();
 	if ((pid = fork()) == 0)
 		lst_serve(cf, lfd, cfd, path, slot);
 	close(cfd);

@@ -57,7 +57,7 @@ from policyclient import note, report  # noqa: E402
 SOON = 1.5      # s: "within a second" of the issue, with room for a busy machine
 BIN = DIR = None
 DNS = None      # the dnsd.Server
-PORT = 10060    # listener.sh uses 10040..10053
+PORT = 10060    # listener.sh uses 10040..10054
 
 ZONE = {
     'pass.test': [{'TXT': 'v=spf1 ip4:192.0.2.1 ip6:2001:db8::1 -all'}],
