@@ -46,7 +46,8 @@
  * a bound: the limits on what comes in are in config.def.h.  In listener mode
  * each connection gets a child process that runs the same loop as spawn
  * mode; the children tell the listener in shared memory whether they are
- * idle, reading or answering, so that a full house can make room.
+ * idle, reading or answering, so that a full house can make room, and
+ * clients beyond it take turns.
  *
  * main() comes last.
  */
@@ -528,6 +529,7 @@ static int lst_loopback(const Conf *, const char *);
 static const char *lst_peer(const struct sockaddr_storage *, char *, size_t);
 static int lst_allowed(const Conf *, const struct sockaddr_storage *);
 static void lst_refused(const struct sockaddr_storage *);
+static int lst_same(void);
 static int lst_cap(Cap *, const char *);
 static int lst_rank(const Slot *, long long);
 static int lst_evict(const Conf *);
@@ -536,6 +538,9 @@ static void lst_serve(const Conf *, int, int, const char *, Slot *);
 static void lst_reload(Conf *, const char *);
 static int lst_reap(int);
 static int lst_start(const Conf *, int, int, const char *);
+static int lst_next(void);
+static long long lst_room(const Conf *, long long);
+static int lst_accept(const Conf *, int, int, const char *);
 static int lst_setup(const Conf *, const char *);
 static int mode_listen(Conf *, const char *, const char *);
 static void lst_stop(int);
@@ -607,6 +612,10 @@ static volatile sig_atomic_t got_evict;	/* a listener child: go, for a new clien
 static int leave;	/* a listener child: asked while it answered; go now, between requests */
 static volatile sig_atomic_t got_term, got_hup;
 static Cap refused, closed;	/* lst_cap(): refused clients, closes for new ones */
+static struct {		/* listener: clients accepted while all slots were taken */
+	int fd[WAIT_MAX];	/* first come first */
+	int n;
+} waiting;
 
 /* logging */
 static struct {		/* log_send(): our syslog(3) */
@@ -4892,9 +4901,10 @@ pol_userkeys(Conf *cf, char *pairs, const char *path)
  * Listener mode: wait for input.  Returns 1 (the connection is to close)
  * when the client stayed silent for input.idle_ms, its request is not complete
  * input.request_ms after its first byte, or the listener wants the slot:
- * between requests at once, unless a request has come (then after its
- * reply); a partial request only when it has stalled (E_NOW), never while
- * it comes.  The listener has logged why it asked.
+ * idle (E_NOW), at once unless a request has come (then after its reply);
+ * a partial request only when it has stalled (E_NOW), never while it
+ * comes; a turn (E_TURN) between requests, but not before the message's
+ * next recipient (lst_same).  The listener has logged why it asked.
  */
 static int
 in_idle(void)
@@ -4904,14 +4914,19 @@ in_idle(void)
 	int r, mid;
 
 	for (;;) {
-		if (leave && !input.start)
+		if (leave && !input.start && !lst_same())
 			return 1;	/* asked while answering: the reply is out */
-		if (got_evict) {
+		if (got_evict) {	/* asked now, not while answering */
 			got_evict = 0;
-			if ((!input.start || input.slot->evicted == E_NOW) && !poll(&p, 1, 0))
-				return 1;	/* nothing is coming */
-			if (!input.start)	/* a request came meanwhile: in_state() says go after it */
+			if (input.slot->evicted == E_TURN) {
+				if (!input.start)
+					leave = 1;	/* as after a reply; mid-request: in_state() */
+			} else if (!poll(&p, 1, 0)) {
+				return 1;	/* idle, or a partial request stalled */
+			} else if (!input.start) {	/* a request came: in_state() says go after it */
 				in_state(S_READ);
+			}
+			continue;
 		}
 		mid = input.start && input.request_ms > 0;
 		left = mid ? input.start + input.request_ms - now_ms() : -1;
@@ -5342,6 +5357,33 @@ lst_allowed(const Conf *cf, const struct sockaddr_storage *ss)
 }
 
 /*
+ * A child asked to go, between requests: whether the next request, come
+ * within IDLE_MIN_MS, is another recipient of the message just answered
+ * (its instance).  Only this process remembers that answer; a new one
+ * would give it again, and Postfix would add a second header.  Looked
+ * at, not taken (MSG_PEEK): in_line() reads it when it is.
+ */
+static int
+lst_same(void)
+{
+	struct pollfd p = { .fd = 0, .events = POLLIN };
+	const char *inst = request.v[AT_INSTANCE];
+	size_t n = strlen(inst);
+	char *s;
+	ssize_t r;
+
+	if (!n || poll(&p, 1, IDLE_MIN_MS) <= 0 ||
+	    (r = recv(0, input.buf, sizeof(input.buf) - 1, MSG_PEEK | MSG_DONTWAIT)) <= 0)
+		return 0;
+	input.buf[r] = '\0';	/* input.buf is empty: in_idle() is called only then */
+	for (s = input.buf; (s = strstr(s, "instance=")); s++)
+		if ((s == input.buf || s[-1] == '\n') && !casecmpn(s + 9, inst, n) &&
+		    (s[9 + n] == '\n' || SPACE(s[9 + n])))
+			return 1;
+	return 0;
+}
+
+/*
  * Whether a line of c's kind may be logged: LOG_CAP_MAX lines a minute,
  * then they are counted, and the count logged (more, with %d) when the
  * next one comes after the minute.  Returns 0, else the lines this minute.
@@ -5379,11 +5421,12 @@ lst_refused(const struct sockaddr_storage *ss)
 
 /*
  * The order in which lst_evict() asks a child to go, first 1; 0: not
- * (yet).  1: idle between requests (one that answered a moment ago is
- * about to be asked again: in use); 2: a partial request that has
- * stalled; 3: in use, a turn (its slot held TURN_MIN_MS, a request
- * answered at least); 4: a new connection whose first request may be on
- * its way (closed then, Postfix's second try would fail).
+ * (yet).  1: idle between requests (one that answered a moment ago may
+ * be asked again at once, for the message's next recipient: in use);
+ * 2: a partial request that has stalled; in use, a turn (its slot held
+ * TURN_MIN_MS, a request answered at least): 3 between requests, 4
+ * reading or answering one; 5: a new connection whose first request may
+ * be on its way (closed then, Postfix's second try would fail).
  */
 static int
 lst_rank(const Slot *s, long long now)
@@ -5393,12 +5436,14 @@ lst_rank(const Slot *s, long long now)
 	if (!s->pid || s->evicted)
 		return 0;
 	if (s->state == S_IDLE && !s->requests)
-		return quiet >= FRESH_MS ? 1 : 4;
+		return quiet >= FRESH_MS ? 1 : 5;
 	if (s->state == S_IDLE && quiet >= IDLE_MIN_MS)
 		return 1;
 	if (s->state == S_READ && quiet >= IDLE_MIN_MS)
 		return 2;
-	return s->requests && now - s->start >= TURN_MIN_MS ? 3 : 0;
+	if (!s->requests || now - s->start < TURN_MIN_MS)
+		return 0;
+	return s->state == S_IDLE ? 3 : 4;
 }
 
 /*
@@ -5409,6 +5454,8 @@ lst_rank(const Slot *s, long long now)
  * request boundary, never mid-request (in_idle).  Returns whether one
  * was asked.
  */
+#define TURN(rank)	((rank) == 3 || (rank) == 4)	/* lst_rank(): in use */
+
 static int
 lst_evict(const Conf *cf)
 {
@@ -5420,16 +5467,16 @@ lst_evict(const Conf *cf)
 		s = &slots[i];
 		if (!(r = lst_rank(s, now)) || (v && r > vr))
 			continue;
-		if (!v || r < vr || (r == 3 ? s->start < v->start : s->since < v->since))
+		if (!v || r < vr || (TURN(r) ? s->start < v->start : s->since < v->since))
 			v = s, vr = r;
 	}
 	if (!v)
 		return 0;
-	v->evicted = vr == 3 ? E_TURN : E_NOW;
+	v->evicted = TURN(vr) ? E_TURN : E_NOW;
 	kill(v->pid, SIGUSR1);
 	if (!(n = lst_cap(&closed, "closed %d more connections for new clients")))
 		return 1;
-	if (vr == 3)
+	if (TURN(vr))
 		logmsg(LOG_INFO, "closing the connection after its next reply: its slot held %.1f s, "
 		       "%d requests; for a new client (Max_Connections %d)%s",
 		       (now - v->start) / 1000.0, v->requests, cf->max_connections,
@@ -5592,19 +5639,73 @@ lst_setup(const Conf *cf, const char *spec)
 	return lfd;
 }
 
+/* The client that has waited longest for a slot (there is one). */
+static int
+lst_next(void)
+{
+	int fd = waiting.fd[0];
+
+	memmove(waiting.fd, waiting.fd + 1, --waiting.n * sizeof(*waiting.fd));
+	return fd;
+}
+
+/*
+ * Make room for the clients waiting: a child asked to go (lst_evict) for
+ * each, at once, and one more whenever EVICT_WAIT_MS pass after an ask
+ * with none gone (the one asked may be answering a slow request).
+ * Returns when to look again; hold: when it was to.
+ */
+static long long
+lst_room(const Conf *cf, long long hold)
+{
+	long long now = now_ms();
+	int i, want = waiting.n, got;
+
+	for (i = 0; i < MAX_CONN_LIMIT; i++)
+		want -= slots[i].pid && slots[i].evicted;
+	if (want <= 0 && now >= hold)
+		want = 1;
+	for (got = 0; got < want && lst_evict(cf); got++)
+		;
+	return got < want ? now + EVICT_RETRY_MS : got ? now + EVICT_WAIT_MS : hold;
+}
+
+/*
+ * A new client: refused (Listen_Allow), served, or, when all slots are
+ * taken (full), put in waiting.  Returns 1 when a child was started.
+ */
+static int
+lst_accept(const Conf *cf, int lfd, int full, const char *path)
+{
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
+	int cfd;
+
+	if ((cfd = accept(lfd, (struct sockaddr *)&peer, &plen)) < 0)
+		return 0;
+	if (!lst_allowed(cf, &peer)) {	/* before a byte is read */
+		lst_refused(&peer);
+		close(cfd);
+		return 0;
+	}
+	if (!full)
+		return lst_start(cf, lfd, cfd, path);
+	waiting.fd[waiting.n++] = cfd;
+	return 0;
+}
+
 /*
  * -l: accept connections and serve each in a child, at most
- * Max_Connections.  When all are taken, an allowed client that connects
- * waits (one at a time) while lst_evict() makes room.
+ * Max_Connections.  When all are taken, allowed clients that connect
+ * wait (WAIT_MAX accepted, first come first served; more in the listen
+ * queue) while lst_room() makes room.
  */
 static int
 mode_listen(Conf *cf, const char *spec, const char *path)
 {
-	struct sockaddr_storage peer;
-	socklen_t plen;
 	struct pollfd p;
 	long long hold = 0;
-	int lfd = lst_setup(cf, spec), cfd, pending = -1, n = 0, full;
+	int lfd = lst_setup(cf, spec), n = 0, full, ms;
 
 	while (!got_term) {
 		n = lst_reap(n);
@@ -5613,34 +5714,23 @@ mode_listen(Conf *cf, const char *spec, const char *path)
 			lst_reload(cf, path);
 		}
 		full = n >= MIN(cf->max_connections, MAX_CONN_LIMIT);
-		if (pending >= 0 && !full) {
-			n += lst_start(cf, lfd, pending, path);
-			pending = -1;
+		if (waiting.n && !full) {
+			n += lst_start(cf, lfd, lst_next(), path);
 			continue;
 		}
-		if (pending >= 0 && now_ms() >= hold)
-			hold = now_ms() + (lst_evict(cf) ? EVICT_WAIT_MS : EVICT_RETRY_MS);
-		p.fd = pending < 0 ? lfd : -1;
+		ms = LISTEN_TICK_MS;
+		if (waiting.n) {
+			hold = lst_room(cf, hold);
+			ms = MAX(1, MIN(hold - now_ms(), EVICT_RETRY_MS));
+		}
+		p.fd = waiting.n < WAIT_MAX ? lfd : -1;
 		p.events = POLLIN;
-		if (poll(&p, 1, pending < 0 ? LISTEN_TICK_MS : EVICT_RETRY_MS) <= 0 ||
-		    !(p.revents & POLLIN))
-			continue;
-		plen = sizeof(peer);
-		if ((cfd = accept(lfd, (struct sockaddr *)&peer, &plen)) < 0)
-			continue;
-		if (!lst_allowed(cf, &peer)) {	/* before a byte is read */
-			lst_refused(&peer);
-			close(cfd);
-		} else if (full) {
-			pending = cfd;
-			hold = 0;
-		} else {
-			n += lst_start(cf, lfd, cfd, path);
-		}
+		if (poll(&p, 1, ms) > 0 && (p.revents & POLLIN))
+			n += lst_accept(cf, lfd, full, path);
 	}
 	close(lfd);
-	if (pending >= 0)
-		close(pending);
+	while (waiting.n)
+		close(lst_next());
 	lst_stop(n);
 	return 0;
 }

@@ -207,10 +207,15 @@ for i in 1 2 3 4; do
 	req 203.0.113.5 mail.example.org user@fail.test a@rcpt.test "201.$i" >> "$T/req/load.txt"
 	req 2001:db8::1 mail.example.org user@pass.test a@rcpt.test "202.$i" >> "$T/req/load.txt"
 done
-# every one evaluated anew (TTL 0), 300 ms each: a connection always busy
+# every message evaluated anew (TTL 0), 300 ms each: a connection always
+# busy; two recipients a message (the second answered from the first)
 for i in 1 2 3; do
-	req 192.0.2.1 mail.example.org user@busy.test a@rcpt.test "203.$i" >> "$T/req/busy.txt"
-	req 203.0.113.5 mail.example.org user@busy.test a@rcpt.test "204.$i" >> "$T/req/busy.txt"
+	for r in a b; do
+		req 192.0.2.1 mail.example.org user@busy.test $r@rcpt.test "203.$i" >> "$T/req/busy.txt"
+	done
+	for r in a b; do
+		req 203.0.113.5 mail.example.org user@busy.test $r@rcpt.test "204.$i" >> "$T/req/busy.txt"
+	done
 done
 req 203.0.113.5 mail.example.org user@fail.test a@rcpt.test 300.1 > "$T/req/fail1.txt"
 req 192.0.2.1 mail.example.org user@slow.test a@rcpt.test 300.2 > "$T/req/slow.txt"

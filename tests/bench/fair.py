@@ -45,6 +45,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 import dnsd  # noqa: E402
 
 NDOMAINS = 400
+FAULTY = float(os.environ.get('FAIR_FAULTY', '0.05'))
 FAULTS = [[{'SERVFAIL': ['TXT']}], ['TIMEOUT'], [{'MALFORMED': ['TXT']}],
           [{'TCPSTALL': ['TXT']}], [{'DELAY': 1500}, {'TXT': 'v=spf1 ip4:192.0.2.1 -all'}]]
 
@@ -52,7 +53,7 @@ FAULTS = [[{'SERVFAIL': ['TXT']}], ['TIMEOUT'], [{'MALFORMED': ['TXT']}],
 def zone():
     z, rng = {}, random.Random(22)
     for i in range(NDOMAINS):
-        if rng.random() < 0.05:
+        if rng.random() < FAULTY:
             z['d%d.test' % i] = FAULTS[i % len(FAULTS)]
         else:
             z['d%d.test' % i] = [{'TXT': 'v=spf1 ip4:192.0.2.1 -all'}]
@@ -81,8 +82,9 @@ class Stats(object):
     def __init__(self):
         self.lock = threading.Lock()
         self.first = []         # s: connect to first reply, every new connection
+        self.connect = []       # s: connect() itself
         self.replies = {}       # client -> times of its replies
-        self.wrong, self.lost, self.again = [], 0, 0
+        self.wrong, self.lost, self.again, self.temp = [], 0, 0, 0
         self.serial = 0
 
     def next(self):
@@ -101,6 +103,8 @@ class Client(object):
     def connect(self):
         self.t0, self.buf, self.fresh = time.time(), b'', True
         self.s = socket.create_connection(('127.0.0.1', self.port), 120)
+        with self.st.lock:
+            self.st.connect.append(time.time() - self.t0)
 
     def close(self):
         if self.s:
@@ -150,6 +154,9 @@ class Client(object):
                     with self.st.lock:
                         self.st.lost += 1
                 continue
+            if r.startswith(b'action=defer_if_permit'):
+                with self.st.lock:
+                    self.st.temp += 1
             m = GOOD.match(r)
             if not m or (m.group(2) and int(m.group(2)) != n):
                 with self.st.lock:
@@ -217,6 +224,9 @@ def main():
     print('first reply: median %.2f s, p90 %.2f s, max %.2f s (%d new connections, '
           'of which %d still waiting at the end: counted with their wait so far)'
           % (pct(f, 0.5), pct(f, 0.9), max(f) if f else float('nan'), len(f), len(waiting)))
+    c = st.connect
+    print('  of which connect(): median %.2f s, p90 %.2f s, max %.2f s'
+          % (pct(c, 0.5), pct(c, 0.9), max(c) if c else float('nan')))
     gaps, means = [], []
     for i in range(kept):
         ts_ = [t0] + st.replies[i] + [t0 + took]
@@ -231,8 +241,9 @@ def main():
             per = [len(st.replies[i]) * 60.0 / took for i in idx]
             print('requests per client per minute, %s: mean %.1f, min %.1f, max %.1f'
                   % (label, sum(per) / len(per), min(per), max(per)))
-    print('replies %d, wrong %d, lost %d, asked again on a new connection %d, listener exit %s'
-          % (sum(len(v) for v in st.replies.values()), len(st.wrong), st.lost, st.again, rc))
+    print('replies %d (temperror %d), wrong %d, lost %d, asked again on a new connection %d, '
+          'listener exit %s' % (sum(len(v) for v in st.replies.values()), st.temp, len(st.wrong),
+                                st.lost, st.again, rc))
     for w in st.wrong[:3]:
         print('  wrong: %r' % w)
     kinds = {}
