@@ -306,7 +306,7 @@ enum SlotState {	/* a listener child, as the listener sees it */
 enum Evict {	/* why the listener asked a child to go (Slot.evicted) */
 	E_NO,
 	E_NOW,	/* idle, or a stalled partial request: go unless more is coming */
-	E_TURN	/* answering: go right after the reply (issue 22) */
+	E_TURN	/* in use: go at the next request boundary (issue 22) */
 };
 
 typedef struct {	/* one connection's child, in memory it shares with the listener */
@@ -609,7 +609,7 @@ static struct {		/* what comes from Postfix: spawn mode, or a listener's child *
 } input;
 static Slot *slots;		/* listener: MAX_CONN_LIMIT, shared with the children */
 static volatile sig_atomic_t got_evict;	/* a listener child: go, for a new client */
-static int leave;	/* a listener child: asked while it answered; go now, between requests */
+static int leave;	/* a listener child: go now, between requests (in_idle) */
 static volatile sig_atomic_t got_term, got_hup;
 static Cap refused, closed;	/* lst_cap(): refused clients, closes for new ones */
 static struct {		/* listener: clients accepted while all slots were taken */
