@@ -125,8 +125,12 @@ static const unsigned dns_cache_max_ttl = 3600;	/* s; answers kept at most */
 #define LISTEN_BACKLOG	128		/* connections waiting when all are busy */
 #define SHUTDOWN_MS	10000		/* SIGTERM: open connections get this long */
 static const char listen_loopback[] = "127.0.0.0/8, ::1";	/* Listen_Allow unset */
-#define REFUSED_LOG_MAX	10		/* refusals logged a minute; then counted */
-#define REFUSED_LOG_MS	60000		/* the minute of REFUSED_LOG_MAX */
-#define EVICT_WAIT_MS	500		/* full: time for the closed one to go */
+#define LOG_CAP_MAX	10		/* refusals, and closes for new clients, logged a minute; then counted */
+#define LOG_CAP_MS	60000		/* the minute of LOG_CAP_MAX */
+#define EVICT_WAIT_MS	500		/* full: time for those asked to go, then ask one more */
+#define IDLE_MIN_MS	500		/* silent this long after a reply: idle (sooner: another recipient may come) */
+#define FRESH_MS	1000		/* a new connection's first request may take this long to come */
+#define TURN_MIN_MS	500		/* full: a connection in use keeps its slot this long at least */
+#define WAIT_MAX	64		/* full: clients accepted to wait (more: in the listen queue) */
 #define EVICT_RETRY_MS	100		/* full, none could be closed: ask again */
 #define LISTEN_TICK_MS	1000		/* the listener looks at signals and children */

@@ -46,7 +46,8 @@
  * a bound: the limits on what comes in are in config.def.h.  In listener mode
  * each connection gets a child process that runs the same loop as spawn
  * mode; the children tell the listener in shared memory whether they are
- * idle, reading or answering, so that a full house can make room.
+ * idle, reading or answering, so that a full house can make room, and
+ * clients beyond it take turns.
  *
  * main() comes last.
  */
@@ -294,15 +295,28 @@ typedef struct {	/* the command line */
 } Opts;
 
 enum SlotState {	/* a listener child, as the listener sees it */
-	S_FREE, S_IDLE, S_READ, S_BUSY	/* IDLE before READ: evicted first */
+	S_FREE, S_IDLE, S_READ, S_BUSY
+};
+
+enum Evict {	/* why the listener asked a child to go (Slot.evicted) */
+	E_NO,
+	E_NOW,	/* idle, or a stalled partial request: go unless more is coming */
+	E_TURN	/* in use: go at the next request boundary (issue 22) */
 };
 
 typedef struct {	/* one connection's child, in memory it shares with the listener */
 	volatile pid_t pid;
 	volatile int state;		/* SlotState, written by the child */
 	volatile long long since;	/* ms: when the state began */
-	int evicted;			/* the listener asked it to go */
+	volatile int requests;		/* taken so far, written by the child */
+	long long start;		/* ms: when the connection got its slot */
+	volatile int evicted;		/* Evict, written by the listener */
 } Slot;
+
+typedef struct {	/* log lines of one kind this minute, and how many more */
+	long long window;
+	int logged, more;
+} Cap;
 
 /* function declarations */
 static void logmsg(int, const char *, ...);
@@ -509,12 +523,18 @@ static int lst_loopback(const Conf *, const char *);
 static const char *lst_peer(const struct sockaddr_storage *, char *, size_t);
 static int lst_allowed(const Conf *, const struct sockaddr_storage *);
 static void lst_refused(const struct sockaddr_storage *);
+static int lst_same(void);
+static int lst_cap(Cap *, const char *);
+static int lst_rank(const Slot *, long long);
 static int lst_evict(const Conf *);
 static void lst_drop(const Conf *);
 static void lst_serve(const Conf *, int, int, const char *, Slot *);
 static void lst_reload(Conf *, const char *);
 static int lst_reap(int);
 static int lst_start(const Conf *, int, int, const char *);
+static int lst_next(void);
+static long long lst_room(const Conf *, long long);
+static int lst_accept(const Conf *, int, int, const char *);
 static int lst_setup(const Conf *, const char *);
 static int mode_listen(Conf *, const char *, const char *);
 static void lst_stop(int);
@@ -587,11 +607,13 @@ static struct {		/* what comes from Postfix: spawn mode, or a listener's child *
 } input;
 static Slot *slots;		/* listener: MAX_CONN_LIMIT, shared with the children */
 static volatile sig_atomic_t got_evict;	/* a listener child: go, for a new client */
+static int leave;	/* a listener child: go now, between requests (in_idle) */
 static volatile sig_atomic_t got_term, got_hup;
-static struct {		/* refused clients logged this minute, and how many more */
-	long long window;
-	int logged, more;
-} refused;
+static Cap refused, closed;	/* lst_cap(): refused clients, closes for new ones */
+static struct {		/* listener: clients accepted while all slots were taken */
+	int fd[WAIT_MAX];	/* first come first */
+	int n;
+} waiting;
 
 /* logging */
 static struct {		/* log_send(): our syslog(3) */
@@ -4851,7 +4873,11 @@ pol_userkeys(Conf *cf, char *pairs, const char *path)
 /*
  * Listener mode: wait for input.  Returns 1 (the connection is to close)
  * when the client stayed silent for input.idle_ms, its request is not complete
- * input.request_ms after its first byte, or the listener wants the slot.
+ * input.request_ms after its first byte, or the listener wants the slot:
+ * idle (E_NOW), at once unless a request has come (then after its reply);
+ * a partial request only when it has stalled (E_NOW), never while it
+ * comes; a turn (E_TURN) between requests, but not before the message's
+ * next recipient (lst_same).  The listener has logged why it asked.
  */
 static int
 in_idle(void)
@@ -4861,12 +4887,19 @@ in_idle(void)
 	int r, mid;
 
 	for (;;) {
-		if (got_evict && !poll(&p, 1, 0))
-			return 1;	/* the listener has logged why */
-		if (got_evict) {	/* a request came meanwhile: not idle after all */
-			got_evict = input.slot->evicted = 0;
-			if (!input.start)
+		if (leave && !input.start && !lst_same())
+			return 1;	/* asked while answering: the reply is out */
+		if (got_evict) {	/* asked now, not while answering */
+			got_evict = 0;
+			if (input.slot->evicted == E_TURN) {
+				if (!input.start)
+					leave = 1;	/* as after a reply; mid-request: in_state() */
+			} else if (!poll(&p, 1, 0)) {
+				return 1;	/* idle, or a partial request stalled */
+			} else if (!input.start) {	/* a request came: in_state() says go after it */
 				in_state(S_READ);
+			}
+			continue;
 		}
 		mid = input.start && input.request_ms > 0;
 		left = mid ? input.start + input.request_ms - now_ms() : -1;
@@ -4887,15 +4920,22 @@ in_idle(void)
 	return 1;
 }
 
-/* A listener child tells the listener what it is doing (lst_evict). */
+/*
+ * A listener child tells the listener what it is doing (lst_evict), and
+ * once a reply is out learns whether it was asked to go meanwhile.
+ */
 static void
 in_state(int state)
 {
 	input.start = state == S_READ ? now_ms() : 0;
-	if (input.slot) {
-		input.slot->since = now_ms();
-		input.slot->state = state;
-	}
+	if (!input.slot)
+		return;
+	if (state == S_BUSY)
+		input.slot->requests++;
+	else if (state == S_IDLE && input.slot->evicted)
+		leave = 1;
+	input.slot->since = now_ms();
+	input.slot->state = state;
 }
 
 /*
@@ -5289,55 +5329,136 @@ lst_allowed(const Conf *cf, const struct sockaddr_storage *ss)
 	       net_match(&cf->listen_allow, &a, -1);	/* IPv4-mapped: as IPv4 */
 }
 
-/* Log a refused client: REFUSED_LOG_MAX lines a minute, then a count. */
+/*
+ * A child asked to go, between requests: whether the next request, come
+ * within IDLE_MIN_MS, is another recipient of the message just answered
+ * (its instance).  Only this process remembers that answer; a new one
+ * would give it again, and Postfix would add a second header.  Looked
+ * at, not taken (MSG_PEEK): in_line() reads it when it is.
+ */
+static int
+lst_same(void)
+{
+	struct pollfd p = { .fd = 0, .events = POLLIN };
+	const char *inst = request.v[AT_INSTANCE];
+	size_t n = strlen(inst);
+	char *s;
+	ssize_t r;
+
+	if (!n || poll(&p, 1, IDLE_MIN_MS) <= 0 ||
+	    (r = recv(0, input.buf, sizeof(input.buf) - 1, MSG_PEEK | MSG_DONTWAIT)) <= 0)
+		return 0;
+	input.buf[r] = '\0';	/* input.buf is empty: in_idle() is called only then */
+	for (s = input.buf; (s = strstr(s, "instance=")); s++)
+		if ((s == input.buf || s[-1] == '\n') && !casecmpn(s + 9, inst, n) &&
+		    (s[9 + n] == '\n' || SPACE(s[9 + n])))
+			return 1;
+	return 0;
+}
+
+/*
+ * Whether a line of c's kind may be logged: LOG_CAP_MAX lines a minute,
+ * then they are counted, and the count logged (more, with %d) when the
+ * next one comes after the minute.  Returns 0, else the lines this minute.
+ */
+static int
+lst_cap(Cap *c, const char *more)
+{
+	long long now = now_ms();
+
+	if (now - c->window >= LOG_CAP_MS) {
+		if (c->more)
+			logmsg(LOG_WARNING, more, c->more);
+		c->window = now;
+		c->logged = c->more = 0;
+	}
+	if (c->logged >= LOG_CAP_MAX) {
+		c->more++;
+		return 0;
+	}
+	return ++c->logged;
+}
+
+/* Log a refused client (lst_cap). */
 static void
 lst_refused(const struct sockaddr_storage *ss)
 {
 	char text[INET6_ADDRSTRLEN];
-	long long now = now_ms();
+	int n = lst_cap(&refused, "refused %d more connections not in Listen_Allow");
 
-	if (now - refused.window >= REFUSED_LOG_MS) {
-		if (refused.more)
-			logmsg(LOG_WARNING, "refused %d more connections not in Listen_Allow", refused.more);
-		refused.window = now;
-		refused.logged = refused.more = 0;
-	}
-	if (refused.logged >= REFUSED_LOG_MAX) {
-		refused.more++;
-		return;
-	}
-	refused.logged++;
-	logmsg(LOG_WARNING, "refused a connection from %s: not in Listen_Allow%s",
-	       lst_peer(ss, text, sizeof(text)) ? text : "?",
-	       refused.logged == REFUSED_LOG_MAX ? " (no more such lines this minute)" : "");
+	if (n)
+		logmsg(LOG_WARNING, "refused a connection from %s: not in Listen_Allow%s",
+		       lst_peer(ss, text, sizeof(text)) ? text : "?",
+		       n == LOG_CAP_MAX ? " (no more such lines this minute)" : "");
 }
 
 /*
- * All Max_Connections are taken and a client waits: ask the child idle
- * longest between requests to go (Postfix's smtpd connects again when it
- * next needs us), else the one whose partial request began earliest; one
- * answering a request is never asked.  Returns whether one was asked.
+ * The order in which lst_evict() asks a child to go, first 1; 0: not
+ * (yet).  1: idle between requests (one that answered a moment ago may
+ * be asked again at once, for the message's next recipient: in use);
+ * 2: a partial request that has stalled; in use, a turn (its slot held
+ * TURN_MIN_MS, a request answered at least): 3 between requests, 4
+ * reading or answering one; 5: a new connection whose first request may
+ * be on its way (closed then, Postfix's second try would fail).
  */
+static int
+lst_rank(const Slot *s, long long now)
+{
+	long long quiet = now - s->since;
+
+	if (!s->pid || s->evicted)
+		return 0;
+	if (s->state == S_IDLE && !s->requests)
+		return quiet >= FRESH_MS ? 1 : 5;
+	if (s->state == S_IDLE && quiet >= IDLE_MIN_MS)
+		return 1;
+	if (s->state == S_READ && quiet >= IDLE_MIN_MS)
+		return 2;
+	if (!s->requests || now - s->start < TURN_MIN_MS)
+		return 0;
+	return s->state == S_IDLE ? 3 : 4;
+}
+
+/*
+ * All Max_Connections are taken and a client waits: ask the child that
+ * comes first in lst_rank()'s order to go; of two idle ones the one idle
+ * longest, of two partial requests the one begun earliest, of two in use
+ * the one that has held its slot longest.  A child being asked goes at a
+ * request boundary, never mid-request (in_idle).  Returns whether one
+ * was asked.
+ */
+#define TURN(rank)	((rank) == 3 || (rank) == 4)	/* lst_rank(): in use */
+
 static int
 lst_evict(const Conf *cf)
 {
 	Slot *v = NULL, *s;
-	int i;
+	long long now = now_ms();
+	int i, r, vr = 0, n;
 
 	for (i = 0; i < MAX_CONN_LIMIT; i++) {
 		s = &slots[i];
-		if (!s->pid || s->evicted || s->state == S_BUSY)
+		if (!(r = lst_rank(s, now)) || (v && r > vr))
 			continue;
-		if (!v || s->state < v->state || (s->state == v->state && s->since < v->since))
-			v = s;
+		if (!v || r < vr || (TURN(r) ? s->start < v->start : s->since < v->since))
+			v = s, vr = r;
 	}
 	if (!v)
 		return 0;
-	v->evicted = 1;
-	logmsg(LOG_INFO, "closing the connection %s %.1f s, for a new client (Max_Connections %d)",
-	       v->state == S_READ ? "with a partial request since" : "idle for",
-	       (now_ms() - v->since) / 1000.0, cf->max_connections);
+	v->evicted = TURN(vr) ? E_TURN : E_NOW;
 	kill(v->pid, SIGUSR1);
+	if (!(n = lst_cap(&closed, "closed %d more connections for new clients")))
+		return 1;
+	if (TURN(vr))
+		logmsg(LOG_INFO, "closing the connection after its next reply: its slot held %.1f s, "
+		       "%d requests; for a new client (Max_Connections %d)%s",
+		       (now - v->start) / 1000.0, v->requests, cf->max_connections,
+		       n == LOG_CAP_MAX ? " (no more such lines this minute)" : "");
+	else
+		logmsg(LOG_INFO, "closing the connection %s %.1f s, for a new client (Max_Connections %d)%s",
+		       vr == 2 ? "with a partial request since" : "idle for",
+		       (now - v->since) / 1000.0, cf->max_connections,
+		       n == LOG_CAP_MAX ? " (no more such lines this minute)" : "");
 	return 1;
 }
 
@@ -5447,9 +5568,10 @@ lst_start(const Conf *cf, int lfd, int cfd, const char *path)
 
 	while (slot->pid)	/* there is a free one: fewer than MAX_CONN_LIMIT run */
 		slot++;
-	slot->evicted = 0;
+	slot->evicted = E_NO;
+	slot->requests = 0;
 	slot->state = S_BUSY;	/* until the child says (lst_serve) */
-	slot->since = now_ms();
+	slot->since = slot->start = now_ms();
 	if ((pid = fork()) == 0)
 		lst_serve(cf, lfd, cfd, path, slot);
 	close(cfd);
@@ -5490,19 +5612,73 @@ lst_setup(const Conf *cf, const char *spec)
 	return lfd;
 }
 
+/* The client that has waited longest for a slot (there is one). */
+static int
+lst_next(void)
+{
+	int fd = waiting.fd[0];
+
+	memmove(waiting.fd, waiting.fd + 1, --waiting.n * sizeof(*waiting.fd));
+	return fd;
+}
+
+/*
+ * Make room for the clients waiting: a child asked to go (lst_evict) for
+ * each, at once, and one more whenever EVICT_WAIT_MS pass after an ask
+ * with none gone (the one asked may be answering a slow request).
+ * Returns when to look again; hold: when it was to.
+ */
+static long long
+lst_room(const Conf *cf, long long hold)
+{
+	long long now = now_ms();
+	int i, want = waiting.n, got;
+
+	for (i = 0; i < MAX_CONN_LIMIT; i++)
+		want -= slots[i].pid && slots[i].evicted;
+	if (want <= 0 && now >= hold)
+		want = 1;
+	for (got = 0; got < want && lst_evict(cf); got++)
+		;
+	return got < want ? now + EVICT_RETRY_MS : got ? now + EVICT_WAIT_MS : hold;
+}
+
+/*
+ * A new client: refused (Listen_Allow), served, or, when all slots are
+ * taken (full), put in waiting.  Returns 1 when a child was started.
+ */
+static int
+lst_accept(const Conf *cf, int lfd, int full, const char *path)
+{
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
+	int cfd;
+
+	if ((cfd = accept(lfd, (struct sockaddr *)&peer, &plen)) < 0)
+		return 0;
+	if (!lst_allowed(cf, &peer)) {	/* before a byte is read */
+		lst_refused(&peer);
+		close(cfd);
+		return 0;
+	}
+	if (!full)
+		return lst_start(cf, lfd, cfd, path);
+	waiting.fd[waiting.n++] = cfd;
+	return 0;
+}
+
 /*
  * -l: accept connections and serve each in a child, at most
- * Max_Connections.  When all are taken, an allowed client that connects
- * waits (one at a time) while lst_evict() makes room.
+ * Max_Connections.  When all are taken, allowed clients that connect
+ * wait (WAIT_MAX accepted, first come first served; more in the listen
+ * queue) while lst_room() makes room.
  */
 static int
 mode_listen(Conf *cf, const char *spec, const char *path)
 {
-	struct sockaddr_storage peer;
-	socklen_t plen;
 	struct pollfd p;
 	long long hold = 0;
-	int lfd = lst_setup(cf, spec), cfd, pending = -1, n = 0, full;
+	int lfd = lst_setup(cf, spec), n = 0, full, ms;
 
 	while (!got_term) {
 		n = lst_reap(n);
@@ -5511,34 +5687,23 @@ mode_listen(Conf *cf, const char *spec, const char *path)
 			lst_reload(cf, path);
 		}
 		full = n >= MIN(cf->max_connections, MAX_CONN_LIMIT);
-		if (pending >= 0 && !full) {
-			n += lst_start(cf, lfd, pending, path);
-			pending = -1;
+		if (waiting.n && !full) {
+			n += lst_start(cf, lfd, lst_next(), path);
 			continue;
 		}
-		if (pending >= 0 && now_ms() >= hold)
-			hold = now_ms() + (lst_evict(cf) ? EVICT_WAIT_MS : EVICT_RETRY_MS);
-		p.fd = pending < 0 ? lfd : -1;
+		ms = LISTEN_TICK_MS;
+		if (waiting.n) {
+			hold = lst_room(cf, hold);
+			ms = MAX(1, MIN(hold - now_ms(), EVICT_RETRY_MS));
+		}
+		p.fd = waiting.n < WAIT_MAX ? lfd : -1;
 		p.events = POLLIN;
-		if (poll(&p, 1, pending < 0 ? LISTEN_TICK_MS : EVICT_RETRY_MS) <= 0 ||
-		    !(p.revents & POLLIN))
-			continue;
-		plen = sizeof(peer);
-		if ((cfd = accept(lfd, (struct sockaddr *)&peer, &plen)) < 0)
-			continue;
-		if (!lst_allowed(cf, &peer)) {	/* before a byte is read */
-			lst_refused(&peer);
-			close(cfd);
-		} else if (full) {
-			pending = cfd;
-			hold = 0;
-		} else {
-			n += lst_start(cf, lfd, cfd, path);
-		}
+		if (poll(&p, 1, ms) > 0 && (p.revents & POLLIN))
+			n += lst_accept(cf, lfd, full, path);
 	}
 	close(lfd);
-	if (pending >= 0)
-		close(pending);
+	while (waiting.n)
+		close(lst_next());
 	lst_stop(n);
 	return 0;
 }

@@ -198,6 +198,88 @@ def cmd_backlog(spec, m, reqfile, expfile):
     for c in conns + [extra]:
         c.close()
 
+def cmd_fair(spec, m, n, secs, bound, reqfile, expfile):
+    """Max_Connections = m and n clients that each send request after
+    request, back to back, for secs (issue 22): every client gets its
+    first reply within bound of connecting and then one at least every
+    bound (a connection closed between requests to give another a turn
+    is asked again on a new one, as smtpd does); none is lost or wrong.
+    One still waiting at the end counts with its wait so far.  reqfile
+    holds pairs, two recipients of one message: a turn must not come
+    between them (a new process would answer the second as the first,
+    and Postfix add a second header)."""
+    m, n, secs, bound = int(m), int(n), float(secs), float(bound)
+    reqs, exp = requests(reqfile), replies(expfile)
+    lock, stop = threading.Lock(), threading.Event()
+    res = {'wrong': [], 'err': [], 'again': 0, 'count': 0}
+    first, gaps = [None] * n, [0.0] * n
+    serial = [0]
+
+    def ask(cs, q):             # as smtpd: once more on a new connection
+        try:
+            return cs[0].ask(q, 30)
+        except (EOFError, ConnectionResetError, BrokenPipeError):
+            cs[0].close()
+            cs[0] = Conn(spec, 30)
+            with lock:
+                res['again'] += 1
+            return cs[0].ask(q, 30)
+
+    def client(i):
+        t0 = last = time.time()
+        cs, j = [None], 0
+        try:
+            cs[0] = Conn(spec, 30)
+            while not stop.is_set():
+                x = (i + j) % (len(reqs) // 2)
+                j += 1
+                with lock:
+                    serial[0] += 1
+                    k = serial[0]
+                r = b''.join(ask(cs, re.sub(rb'instance=[^\n]*', b'instance=900.%d' % k, q))
+                             for q in reqs[2 * x:2 * x + 2])
+                now = time.time()
+                with lock:
+                    res['count'] += 1
+                    if r != b''.join(exp[2 * x:2 * x + 2]):
+                        res['wrong'].append('client %d: %s' % (i, short(r)))
+                if first[i] is None:
+                    first[i] = now - t0
+                gaps[i], last = max(gaps[i], now - last), now
+        except Exception as e:
+            if not stop.is_set():
+                with lock:
+                    res['err'].append('client %d: %r' % (i, e))
+        if cs[0]:
+            cs[0].close()
+        gaps[i] = max(gaps[i], time.time() - last)
+
+    ts = [threading.Thread(target=client, args=(i,)) for i in range(n)]
+    t0 = time.time()
+    for t in ts:
+        t.start()
+    time.sleep(secs)
+    stop.set()
+    waited = time.time() - t0
+    for t in ts:
+        t.join(40)
+    firsts = [waited if f is None else f for f in first]
+    print('# fair%d-%d: %d messages (2 requests each) in %.0f s, %d asked again on a new '
+          'connection; first reply after %s s; longest wait between replies %s s'
+          % (m, n, res['count'], waited, res['again'], ' '.join('%.1f' % f for f in firsts),
+             ' '.join('%.1f' % g for g in gaps)), flush=True)
+    report('fair%d-%d-right' % (m, n), not res['wrong'] and not res['err'],
+           '%d wrong, %d clients failed; first: %s'
+           % (len(res['wrong']), len(res['err']), (res['wrong'] + res['err'] + [''])[0]))
+    late = [i for i, f in enumerate(firsts) if f > bound]
+    report('fair%d-%d-first-reply' % (m, n), not late,
+           'clients %r had no reply within %g s of connecting (%s s)'
+           % (late, bound, ' '.join('%.1f' % firsts[i] for i in late)))
+    late = [i for i, g in enumerate(gaps) if g > bound]
+    report('fair%d-%d-no-starving' % (m, n), not late,
+           'clients %r waited more than %g s for a reply (%s s)'
+           % (late, bound, ' '.join('%.1f' % gaps[i] for i in late)))
+
 def cmd_idle(spec, secs, reqfile, expfile):
     """Idle_Timeout = secs: a half request and a silent connection are
     closed after secs; others are served meanwhile; a client that asks

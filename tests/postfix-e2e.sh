@@ -10,7 +10,9 @@
 # inet:127.0.0.1:PORT CONFIG" started as root (it becomes nobody), and
 # Postfix asks it with check_policy_service inet:127.0.0.1:PORT; a config
 # switch between phases is a SIGHUP to the listener (Postfix is restarted
-# as well, so that no smtpd keeps a connection made under the old one).
+# as well, so that no smtpd keeps a connection made under the old one),
+# and a last phase sends mail from more smtpd processes at once than
+# Max_Connections (they take turns: issue 22).
 #
 #	tests/postfix-e2e.sh				# ./spfpolicy
 #	tests/postfix-e2e.sh --listener			# ./spfpolicy -l
@@ -191,6 +193,10 @@ helo-pass.test:
   - TXT: "v=spf1 ip4:127.0.0.16 -all"
 helo-fail.test:
   - TXT: "v=spf1 -all"
+busy.test:                      # evaluated anew each message, 300 ms
+  - DELAY: 300
+  - TTL: 0
+  - TXT: "v=spf1 ip4:127.0.0.0/8 -all"
 EOF
 setsid $PY tests/dnsd.py -a 127.0.0.1 -p 53 --ready "$T/dnsd.ready" \
 	--stats "$T/dnsd.stats" "$T/zone.yml" 2> "$T/dnsd.err" &
@@ -652,6 +658,103 @@ rejected $n alice@rcpt.test '550 5\.7\.24 <alice@rcpt\.test>: Recipient address 
 	ok $n
 
 pf_stop
+
+# ======== phase 4 (listener mode): more smtpd processes than
+# Max_Connections, all sending mail at once (issue 22).  BURST_CLIENTS
+# SMTP sessions from as many addresses, each BURST_MESSAGES messages to
+# alice and bob, back to back; every smtpd keeps its policy connection,
+# so the listener must close one for the next (after a reply, between
+# messages: smtpd asks again on a new connection, smtpd_policy_service_
+# try_limit 2).  Every message must be accepted and delivered to both
+# with its one Received-SPF header, and the log (checked below) must have
+# no "problem talking to server" or 4.3.5.
+burst() {
+	"$PY" - "$PORT" "$T/vmail" "$T/burst.out" 12 3 <<'PYEOF'
+import os, re, smtplib, sys, threading, time
+port, vmail, out, n, k = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+bad, lock = [], threading.Lock()
+
+def session(i):
+    ip = '127.0.0.%d' % (40 + i)
+    try:
+        s = smtplib.SMTP('127.0.0.1', int(port), 'client.test', 120, (ip, 0))
+        s.ehlo()
+        for j in range(k):
+            s.mail('user@busy.test')
+            for r in ('alice', 'bob'):
+                code, text = s.rcpt('%s@rcpt.test' % r)
+                if code != 250:
+                    with lock:
+                        bad.append('burst-%d-%d RCPT %s: %d %r' % (i, j, r, code, text))
+            code, text = s.data(('Subject: burst\r\nX-E2E-Id: burst-%d-%d\r\n\r\nburst\r\n'
+                                 % (i, j)).encode())
+            if code != 250:
+                with lock:
+                    bad.append('burst-%d-%d DATA: %d %r' % (i, j, code, text))
+        s.quit()
+    except Exception as e:
+        with lock:
+            bad.append('session %d: %r' % (i, e))
+
+t0 = time.time()
+ts = [threading.Thread(target=session, args=(i,)) for i in range(n)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join(300)
+took = time.time() - t0
+want = {'burst-%d-%d' % (i, j) for i in range(n) for j in range(k)}
+hdr = re.compile(r'^Received-SPF: Pass \(mailfrom\) identity=mailfrom; client-ip=127\.0\.0\.\d+; '
+                 r'helo=client\.test; envelope-from=user@busy\.test; receiver=rcpt\.test ?$')
+for box in ('alice', 'bob'):
+    end, got = time.time() + 20, {}
+    while time.time() < end:
+        got = {}
+        d = os.path.join(vmail, box, 'new')
+        for f in os.listdir(d) if os.path.isdir(d) else []:
+            text = open(os.path.join(d, f), errors='replace').read().split('\n\n', 1)[0]
+            text = re.sub(r'\n[ \t]+', ' ', text)
+            m = re.search(r'^X-E2E-Id: (burst-\d+-\d+)$', text, re.M)
+            if m:
+                got.setdefault(m.group(1), []).append(
+                    [l for l in text.split('\n') if re.match(r'(Received-SPF|X-Comment|Authentication-Results):', l)])
+        if want <= set(got):
+            break
+        time.sleep(0.2)
+    for m in sorted(want):
+        if m not in got:
+            bad.append('%s: not delivered to %s' % (m, box))
+        elif len(got[m]) != 1:
+            bad.append('%s: delivered %d times to %s' % (m, len(got[m]), box))
+        elif len(got[m][0]) != 1 or not hdr.match(got[m][0][0]):
+            bad.append('%s to %s: SPF headers %r' % (m, box, got[m][0]))
+with open(out, 'w') as f:
+    f.write('%d sessions x %d messages in %.1f s\n' % (n, k, took))
+    f.write(''.join(b + '\n' for b in bad))
+sys.exit(1 if bad else 0)
+PYEOF
+}
+if [ "$LISTENER" = 1 ]; then
+	policy_conf "Max_Connections = 3"
+	policy_reload max-connections-3
+	pf_start
+	n0=$(grep -c 'for a new client' "$T/syslog")
+	n=full-house
+	if burst; then
+		ok $n
+	else
+		fail $n "12 smtpd sessions on Max_Connections 3" "$T/burst.out"
+	fi
+	echo "# $n: $(head -n 1 "$T/burst.out"); $(($(grep -c 'for a new client' "$T/syslog") - n0)) closes for a new client logged, $(grep -c 'after its next reply' "$T/syslog") of them after a reply"
+	n=full-house-turns
+	if [ "$(grep -c 'for a new client' "$T/syslog")" -gt "$n0" ]; then
+		ok $n
+	else
+		fail $n "no connection was closed for a new client: the house was never full"
+	fi
+	pf_stop
+fi
+
 if [ "$LISTENER" = 1 ]; then
 	# SIGTERM with no connection open: out at once, status 0
 	pid=$lpid
