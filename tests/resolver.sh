@@ -39,9 +39,9 @@
 #
 #	SPFPOLICY=./spfpolicy tests/resolver.sh
 #
-# Needs python3 with dnslib; without it prints a "skipped:" line and
-# exits 0.  The name servers are this test's UDP sockets on 127.0.0.1
-# (and 127.0.0.2: loopback on Linux).  About 10 s with c-ares 1.18
+# Needs python3 with dnslib and yaml; without them prints a "skipped:"
+# line and exits 0.  The name servers are this test's UDP sockets on
+# 127.0.0.1 (and 127.0.0.2: loopback on Linux).  About 10 s with c-ares 1.18
 # (every lookup of the dead-server check waits 500 ms), 3 s with 1.34.
 # Prints "ok resolver/NAME" / "FAIL resolver/NAME: why" lines, notes and
 # "N passed, N failed"; exits 1 when anything failed.
@@ -50,12 +50,7 @@ cd "$(dirname "$0")/.." || exit 2
 PY=/usr/bin/python3
 TNAME=resolver
 . tests/lib.sh
-"$PY" -c 'import dnslib' 2>/dev/null ||
-	skipped "python3 module dnslib (apt-get install python3-dnslib)"
-t_binary
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/spfpolicy-resolver.XXXXXX") || exit 2
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 1' INT TERM
-export RESOLVER_TMP="$tmp" RESOLVER_BIN="$BIN"
+dnsd_scratch resolver	# its own name servers: no dnsd.py started
+export RESOLVER_TMP="$T" RESOLVER_BIN="$BIN"
 
 "$PY" tests/resolver.py
