@@ -156,7 +156,7 @@ shown root-terminal-u/says "$T/root-user.tty" "${DROPPED/nobody/daemon}"
 shown root-terminal-u/answer "$T/root-user.tty" "$ACTION"
 tty root-nouser "$BIN -u no-such-user $T/root.conf"
 status root-terminal-nouser/exit "$T/root-nouser.rc" 111
-shown root-terminal-nouser/says "$T/root-nouser.tty" 'Listen_User "no-such-user": no such user'
+shown root-terminal-nouser/says "$T/root-nouser.tty" 'Listen_User "no-such-user": no such user in /etc/passwd'
 printf '%s\n' 'Listen_User = root' > "$T/rootuser.conf"
 tty root-root "$BIN $T/rootuser.conf"
 status root-terminal-listen-root/exit "$T/root-root.rc" 111
