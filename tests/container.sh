@@ -529,6 +529,41 @@ engine_checks() {
 		fail engine/unix-socket-removed "exit code $erc; $(ls -l "$T/pfx")" "$T/spfunix.logs"
 	fi
 	eng rm -f -t 0 spfunix > /dev/null 2>&1
+
+	# the other way: --user 65534:GID and Listen_Mode = 0660, the socket
+	# in a directory 65534 may write and anyone may enter
+	install -d -m 0755 -o 65534 -g "$gid" "$T/pfx2" || die "cannot make the socket directory"
+	{ cat "$T/good.conf"; echo 'Listen_Mode = 0660'; } > "$T/e0660.conf" && chmod 644 "$T/e0660.conf"
+	erun spfunix2 --user "65534:$gid" -v "$T/pfx2:/run/spfpolicy" \
+		-v "$T/e0660.conf:/etc/python-policyd-spf/policyd-spf.conf:ro" \
+		spfpolicy-test -l unix:/run/spfpolicy/spfpolicy.sock
+	if ! eup spfunix2; then
+		fail engine/unix-mode-start "no start line" "$T/spfunix2.logs"
+		return
+	fi
+	got=$(stat -c '%u:%g %a' "$T/pfx2/spfpolicy.sock")
+	if [ "$got" = "65534:$gid 660" ]; then
+		ok engine/unix-mode-socket
+	else
+		fail engine/unix-mode-socket "socket is $got, want 65534:$gid 660"
+	fi
+	setpriv --reuid=daemon --regid="$gid" --clear-groups \
+		"$PY" "$T/bin/listener.py" ask "unix:$T/pfx2/spfpolicy.sock" "$T/pass.req" > "$T/eunix2.reply" 2>&1
+	has engine/unix-mode-host-user-answered "$T/eunix2.reply" '^action=prepend Received-SPF: Pass'
+	if setpriv --reuid=bin --regid=bin --clear-groups \
+		"$PY" "$T/bin/listener.py" ask "unix:$T/pfx2/spfpolicy.sock" "$T/pass.req" > "$T/eother2.reply" 2>&1; then
+		fail engine/unix-mode-other-user-refused "user bin could use the socket" "$T/eother2.reply"
+	else
+		has engine/unix-mode-other-user-refused "$T/eother2.reply" 'PermissionError'
+	fi
+	eng stop spfunix2 > /dev/null 2>&1
+	eexit spfunix2
+	if [ "$erc" = 0 ] && [ ! -e "$T/pfx2/spfpolicy.sock" ]; then
+		ok engine/unix-mode-stop
+	else
+		fail engine/unix-mode-stop "exit code $erc; $(ls -l "$T/pfx2")" "$T/spfunix2.logs"
+	fi
+	eng rm -f -t 0 spfunix2 > /dev/null 2>&1
 }
 engine_checks
 
