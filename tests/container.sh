@@ -324,6 +324,20 @@ if up ids; then
 else
 	fail numeric-ids-start "did not start" "$T/ids.err"
 fi
+printf '%s\n' "Listen_User = $U" "Listen_Group = 4242" > "$T/gid.conf" && chmod 644 "$T/gid.conf"
+launch gid ROOT -l inet:127.0.0.1:$PORT "$T/gid.conf"
+if up gid; then
+	got=$(awk '/^Uid:|^Gid:|^Groups:/ { printf "%s ", $2 }' /proc/"$lpid"/status)
+	if [ "$got" = "$U 4242 4242 " ]; then
+		ok numeric-listen-group
+	else
+		fail numeric-listen-group "uid, gid, groups: $got, want $U 4242 4242"
+	fi
+	kill -TERM "$lpid"
+	ended gid
+else
+	fail numeric-listen-group "did not start" "$T/gid.err"
+fi
 printf '%s\n' 'Listen_User = nobody' > "$T/name.conf" && chmod 644 "$T/name.conf"
 refused fail-user-name-no-passwd 'Listen_User "nobody": no /etc/passwd to look the name up in \(a numeric uid\[:gid\] needs none\)$' \
 	ROOT -l inet:127.0.0.1:$PORT "$T/name.conf"
