@@ -520,64 +520,51 @@ engine_checks() {
 	# ---- the unix-socket recipe: the directory shared with a Postfix on
 	# the host, whose user (here daemon) is in its group; others are refused
 	gid=$(id -g daemon) || { skip "engine: no user daemon for the unix-socket recipe"; return; }
-	install -d -m 0750 -o 65534 -g "$gid" "$T/pfx" || die "cannot make the socket directory"
-	erun spfunix -v "$T/pfx:/run/spfpolicy" spfpolicy-test -l unix:/run/spfpolicy/spfpolicy.sock
-	if ! eup spfunix; then
-		fail engine/unix-start "no start line" "$T/spfunix.logs"
-		return
-	fi
-	setpriv --reuid=daemon --regid="$gid" --clear-groups \
-		"$PY" "$T/bin/listener.py" ask "unix:$T/pfx/spfpolicy.sock" "$T/pass.req" > "$T/eunix.reply" 2>&1
-	has engine/unix-host-user-answered "$T/eunix.reply" '^action=prepend Received-SPF: Pass'
-	if setpriv --reuid=bin --regid=bin --clear-groups \
-		"$PY" "$T/bin/listener.py" ask "unix:$T/pfx/spfpolicy.sock" "$T/pass.req" > "$T/eother.reply" 2>&1; then
-		fail engine/unix-other-user-refused "user bin could use the socket" "$T/eother.reply"
-	else
-		has engine/unix-other-user-refused "$T/eother.reply" 'PermissionError'
-	fi
-	eng stop spfunix > /dev/null 2>&1
-	eexit spfunix
-	if [ "$erc" = 0 ] && [ ! -e "$T/pfx/spfpolicy.sock" ]; then
-		ok engine/unix-socket-removed
-	else
-		fail engine/unix-socket-removed "exit code $erc; $(ls -l "$T/pfx")" "$T/spfunix.logs"
-	fi
-	eng rm -f -t 0 spfunix > /dev/null 2>&1
-
+	install -d -m 0750 -o 65534 -g "$gid" "$T/unix-dir" || die "cannot make the socket directory"
+	eunix unix-dir "666 65534:65534" -v "$T/unix-dir:/run/spfpolicy" spfpolicy-test
 	# the other way: --user 65534:GID and Listen_Mode = 0660, the socket
 	# in a directory 65534 may write and anyone may enter
-	install -d -m 0755 -o 65534 -g "$gid" "$T/pfx2" || die "cannot make the socket directory"
+	install -d -m 0755 -o 65534 -g "$gid" "$T/unix-mode" || die "cannot make the socket directory"
 	{ cat "$T/good.conf"; echo 'Listen_Mode = 0660'; } > "$T/e0660.conf" && chmod 644 "$T/e0660.conf"
-	erun spfunix2 --user "65534:$gid" -v "$T/pfx2:/run/spfpolicy" \
-		-v "$T/e0660.conf:/etc/python-policyd-spf/policyd-spf.conf:ro" \
-		spfpolicy-test -l unix:/run/spfpolicy/spfpolicy.sock
-	if ! eup spfunix2; then
-		fail engine/unix-mode-start "no start line" "$T/spfunix2.logs"
+	eunix unix-mode "660 65534:$gid" --user "65534:$gid" -v "$T/unix-mode:/run/spfpolicy" \
+		-v "$T/e0660.conf:/etc/python-policyd-spf/policyd-spf.conf:ro" spfpolicy-test
+}
+
+# eunix NAME MODE ARGS...: a container of ARGS serving the unix socket
+# T/NAME/spfpolicy.sock: its mode and owner MODE (stat %a %u:%g), the
+# host user daemon (of group gid) answered, the user bin refused, and
+# after podman stop, exit code 0 and the socket file gone
+eunix() {
+	local name=$1 want=$2 sock=$T/$1/spfpolicy.sock got
+	shift 2
+	erun "$name" "$@" -l unix:/run/spfpolicy/spfpolicy.sock
+	if ! eup "$name"; then
+		fail "engine/$name-start" "no start line" "$T/$name.logs"
 		return
 	fi
-	got=$(stat -c '%u:%g %a' "$T/pfx2/spfpolicy.sock")
-	if [ "$got" = "65534:$gid 660" ]; then
-		ok engine/unix-mode-socket
+	got=$(stat -c '%a %u:%g' "$sock")
+	if [ "$got" = "$want" ]; then
+		ok "engine/$name-socket"
 	else
-		fail engine/unix-mode-socket "socket is $got, want 65534:$gid 660"
+		fail "engine/$name-socket" "socket is $got, want $want"
 	fi
 	setpriv --reuid=daemon --regid="$gid" --clear-groups \
-		"$PY" "$T/bin/listener.py" ask "unix:$T/pfx2/spfpolicy.sock" "$T/pass.req" > "$T/eunix2.reply" 2>&1
-	has engine/unix-mode-host-user-answered "$T/eunix2.reply" '^action=prepend Received-SPF: Pass'
+		"$PY" "$T/bin/listener.py" ask "unix:$sock" "$T/pass.req" > "$T/$name.host" 2>&1
+	has "engine/$name-host-user-answered" "$T/$name.host" '^action=prepend Received-SPF: Pass'
 	if setpriv --reuid=bin --regid=bin --clear-groups \
-		"$PY" "$T/bin/listener.py" ask "unix:$T/pfx2/spfpolicy.sock" "$T/pass.req" > "$T/eother2.reply" 2>&1; then
-		fail engine/unix-mode-other-user-refused "user bin could use the socket" "$T/eother2.reply"
+		"$PY" "$T/bin/listener.py" ask "unix:$sock" "$T/pass.req" > "$T/$name.other" 2>&1; then
+		fail "engine/$name-other-user-refused" "user bin could use the socket" "$T/$name.other"
 	else
-		has engine/unix-mode-other-user-refused "$T/eother2.reply" 'PermissionError'
+		has "engine/$name-other-user-refused" "$T/$name.other" 'PermissionError'
 	fi
-	eng stop spfunix2 > /dev/null 2>&1
-	eexit spfunix2
-	if [ "$erc" = 0 ] && [ ! -e "$T/pfx2/spfpolicy.sock" ]; then
-		ok engine/unix-mode-stop
+	eng stop "$name" > /dev/null 2>&1
+	eexit "$name"
+	if [ "$erc" = 0 ] && [ ! -e "$sock" ]; then
+		ok "engine/$name-stop-socket-removed"
 	else
-		fail engine/unix-mode-stop "exit code $erc; $(ls -l "$T/pfx2")" "$T/spfunix2.logs"
+		fail "engine/$name-stop-socket-removed" "exit code $erc; $(ls -l "$T/$name")" "$T/$name.logs"
 	fi
-	eng rm -f -t 0 spfunix2 > /dev/null 2>&1
+	eng rm -f -t 0 "$name" > /dev/null 2>&1
 }
 engine_checks
 
