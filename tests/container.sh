@@ -356,7 +356,8 @@ dockerfile() {
 	awk '/^    FROM scratch$/ { on = 1 } on && /^$/ { exit } on { print substr($0, 5) }' README
 }
 
-# eng ARGS...: podman with its storage in T (nothing left on the host),
+# eng ARGS...: podman with its images and containers in T (removed at exit;
+# podman keeps only its blob cache, /var/lib/containers/cache),
 # no systemd (cgroupfs, events to a file), runc where there is one
 eng() {
 	podman --root "$T/pm/storage" --runroot "$T/pm/run" --storage-driver vfs \
