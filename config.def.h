@@ -123,7 +123,8 @@ static const unsigned dns_cache_max_ttl = 3600;	/* s; answers kept at most */
 
 /* listener */
 #define LISTEN_BACKLOG	128		/* connections waiting when all are busy */
-#define SHUTDOWN_MS	10000		/* SIGTERM: open connections get this long */
+#define SHUTDOWN_MS	10000		/* SIGTERM: a request being answered gets this long */
+#define STOP_IDLE_MS	500		/* SIGTERM: an idle child not gone by then is killed */
 static const char listen_loopback[] = "127.0.0.0/8, ::1";	/* Listen_Allow unset */
 #define LOG_CAP_MAX	10		/* refusals, and closes for new clients, logged a minute; then counted */
 #define LOG_CAP_MS	60000		/* the minute of LOG_CAP_MAX */

@@ -320,7 +320,7 @@ typedef struct {	/* log lines of one kind this minute, and how many more */
 
 /* function declarations */
 static void logmsg(int, const char *, ...);
-static void log_send(int, const char *, va_list);
+static int log_send(int, const char *, va_list);
 static void log_open(const char *);
 static void trace(const char *, ...);
 static void trace_line(char *);
@@ -614,6 +614,13 @@ static struct {		/* listener: clients accepted while all slots were taken */
 	int fd[WAIT_MAX];	/* first come first */
 	int n;
 } waiting;
+static const char *conf_unread;	/* conf_read(): why a file that is there was not read */
+static struct {		/* the unix socket file lst_bind() made: lst_unlink() */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	dev_t dev;
+	ino_t ino;
+	pid_t pid;		/* the listener's: its children leave it */
+} lsock;
 
 /* logging */
 static struct {		/* log_send(): our syslog(3) */
@@ -627,6 +634,8 @@ static struct {		/* log_send(): our syslog(3) */
 } syslg = { .fd = -1 };
 static int log_stderr;		/* -q, -t, -d, or a terminal on stderr */
 static int log_syslog;		/* spawn and listener modes */
+static int log_tagged;		/* listener: stderr lines say ident[pid], and take
+				   what syslog could not (a container) */
 static int verbose;		/* -q -v: the evaluation as a tree on stderr */
 static int trace_depth;
 static int dns_sent;		/* -v: queries that went out */
@@ -680,29 +689,37 @@ static const char *const tmpl_names[NUM_TFIELDS] = {
 
 /* util */
 
-/* Log to syslog, and to stderr in the modes that own a terminal. */
+/*
+ * Log to syslog, and to stderr in the modes that own it: -q, -t, -d, a
+ * terminal, and in listener mode whatever syslog did not take (a
+ * container has no /dev/log: its log is stderr).  Spawn mode's stderr is
+ * the policy socket: never there.
+ */
 static void
 logmsg(int prio, const char *fmt, ...)
 {
 	va_list ap;
+	int sent = 0;
 
-	if (log_stderr) {	/* one write a line: children share the stderr */
-		char buf[LOG_LINE_MAX];
-		int len;
-
+	if (log_syslog) {
 		va_start(ap, fmt);
-		len = vsnprintf(buf, sizeof(buf), fmt, ap);
+		sent = !log_send(prio, fmt, ap);
 		va_end(ap);
-		len = len < 0 ? 0 : MIN(len, (int)sizeof(buf) - 1);
+	}
+	if (log_stderr || (log_tagged && !sent)) {	/* one write a line: children share the stderr */
+		char buf[LOG_LINE_MAX];
+		int len = 0, k;
+
+		if (log_tagged)	/* the children's lines are told apart; a long argv[0] cut */
+			len = snprintf(buf, sizeof(buf), "%.64s[%ld]: ", syslg.ident, (long)syslg.pid);
+		va_start(ap, fmt);
+		k = vsnprintf(buf + len, sizeof(buf) - len, fmt, ap);
+		va_end(ap);
+		len = k < 0 ? len : MIN(len + k, (int)sizeof(buf) - 1);
 		buf[len++] = '\n';
 		if (write(2, buf, len) < 0) {
 			/* nowhere left to say so */
 		}
-	}
-	if (log_syslog) {
-		va_start(ap, fmt);
-		log_send(prio, fmt, ap);
-		va_end(ap);
 	}
 }
 
@@ -712,15 +729,16 @@ logmsg(int prio, const char *fmt, ...)
  * SYSLOG_MAX bytes, to /dev/log.  Ours for what it costs every request:
  * the time is formatted once a second, and where there is no /dev/log
  * (a container) connecting is tried once a second, not for every line.
+ * Returns 0 when syslog took the line, -1 when it did not.
  */
-static void
+static int
 log_send(int prio, const char *fmt, va_list ap)
 {
 	static const struct sockaddr_un dev = { .sun_family = AF_UNIX, .sun_path = "/dev/log" };
 	char buf[SYSLOG_MAX], stamp[16];
 	time_t now = time(NULL);
 	struct tm tm;
-	int n, k, saved = errno;
+	int n, k, saved = errno, r = -1;
 
 	if (now != syslg.sec && gmtime_r(&now, &tm)) {
 		strftime(stamp, sizeof(stamp), "%b %e %T", &tm);
@@ -735,14 +753,17 @@ log_send(int prio, const char *fmt, va_list ap)
 			buf[n++] = '\n';
 		if (syslg.fd < 0)
 			syslg.fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		if ((syslg.up || now >= syslg.retry) && send(syslg.fd, buf, n, 0) < 0 &&
-		    now >= syslg.retry) {	/* not connected, or syslogd restarted */
+		if ((syslg.up || now >= syslg.retry) && send(syslg.fd, buf, n, 0) == n)
+			r = 0;
+		else if (now >= syslg.retry) {	/* not connected, or syslogd restarted */
 			syslg.up = !connect(syslg.fd, (const struct sockaddr *)&dev, sizeof(dev)) &&
 			           send(syslg.fd, buf, n, 0) == n;
 			syslg.retry = syslg.up ? 0 : now + 1;
+			r = syslg.up ? 0 : -1;
 		}
 	}
 	errno = saved;
+	return r;
 }
 
 /* Syslog lines are from ident, with the process's id; a listener's child says it anew. */
@@ -795,6 +816,8 @@ die(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	if (log_tagged)	/* a listener that cannot start: on its stderr, whatever syslog took */
+		log_stderr = 1;
 	logmsg(LOG_ERR, "%s", buf);
 	exit(111);
 }
@@ -3925,7 +3948,9 @@ conf_line(Conf *cf, char *line, const char *path)
 
 /*
  * Read a pypolicyd-spf config file over the defaults in cf.  A missing
- * file leaves the defaults, as pypolicyd-spf does.  Returns the number of
+ * file leaves the defaults, as pypolicyd-spf does; one that is there but
+ * cannot be read (a mode its user has no right to, a directory) is named
+ * in conf_unread, for the listener to refuse it.  Returns the number of
  * problems, each logged.
  */
 static int
@@ -3936,15 +3961,20 @@ conf_read(const char *path, Conf *cf)
 	FILE *fp;
 	int bad = 0, r;
 
+	conf_unread = NULL;
 	if (stat(path, &st)) {
+		if (errno != ENOENT && errno != ENOTDIR)
+			conf_unread = strerror(errno);
 		logmsg(LOG_ERR, "ERROR stating \"%s\": %s", path, strerror(errno));
 		return 1;
 	}
 	if (!S_ISREG(st.st_mode)) {
+		conf_unread = "not a file";
 		logmsg(LOG_ERR, "ERROR: is not a file: \"%s\", mode=0o%o", path, (unsigned)st.st_mode);
 		return 1;
 	}
 	if (!(fp = fopen(path, "r"))) {
+		conf_unread = strerror(errno);
 		logmsg(LOG_ERR, "ERROR opening \"%s\": %s", path, strerror(errno));
 		return 1;
 	}
@@ -5233,6 +5263,96 @@ lst_inherit(const char *spec)
 }
 
 /*
+ * The unix socket file goes when the listener exits (not a child, and not
+ * a file another run has put there since): unlinked at exit when it is
+ * still the one lst_bind() made.  The directory must let Listen_User
+ * remove it; else it stays, and the next start removes it.
+ */
+static void
+lst_unlink(void)
+{
+	struct stat st;
+
+	if (lsock.pid == getpid() && !lstat(lsock.path, &st) && S_ISSOCK(st.st_mode) &&
+	    st.st_dev == lsock.dev && st.st_ino == lsock.ino && unlink(lsock.path))
+		logmsg(LOG_WARNING, "%s: not removed: %s", lsock.path, strerror(errno));
+}
+
+static void
+lst_made(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st))
+		return;
+	snprintf(lsock.path, sizeof(lsock.path), "%s", path);
+	lsock.dev = st.st_dev;
+	lsock.ino = st.st_ino;
+	lsock.pid = getpid();
+	atexit(lst_unlink);
+}
+
+/*
+ * A user as Listen_User, Listen_Owner and -u name it: a name in
+ * /etc/passwd, or a numeric uid[:gid], which needs none (a scratch
+ * image).  *gid is the user's group: the gid given, else passwd's, else
+ * (gid_t)-1.  Returns NULL, or why there is no such user.
+ */
+static const char *
+lst_user(const char *s, uid_t *uid, gid_t *gid)
+{
+	char buf[64], *colon;
+	struct passwd *pw;
+	long v;
+
+	*gid = (gid_t)-1;
+	if (!isdigit((unsigned char)*s)) {
+		if ((pw = getpwnam(s))) {
+			*uid = pw->pw_uid;
+			*gid = pw->pw_gid;
+			return NULL;
+		}
+		return access("/etc/passwd", F_OK) ? "no /etc/passwd to look the name up in "
+		       "(a numeric uid[:gid] needs none)" : "no such user in /etc/passwd";
+	}
+	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
+		return "not a user name or uid[:gid]";
+	if ((colon = strchr(buf, ':')))
+		*colon++ = '\0';
+	if (num(buf, 0, INT_MAX - 1, &v))
+		return "not a user name or uid[:gid]";
+	*uid = v;
+	if (colon && (!isdigit((unsigned char)*colon) || num(colon, 0, INT_MAX - 1, &v)))
+		return "not a user name or uid[:gid]";
+	if (colon)
+		*gid = v;
+	else if ((pw = getpwuid(*uid)))
+		*gid = pw->pw_gid;
+	return NULL;
+}
+
+/* A group as Listen_Group names it: a name in /etc/group, or a numeric gid. */
+static const char *
+lst_group(const char *s, gid_t *gid)
+{
+	struct group *gr;
+	long v;
+
+	if (isdigit((unsigned char)*s)) {
+		if (num(s, 0, INT_MAX - 1, &v))
+			return "not a group name or gid";
+		*gid = v;
+		return NULL;
+	}
+	if ((gr = getgrnam(s))) {
+		*gid = gr->gr_gid;
+		return NULL;
+	}
+	return access("/etc/group", F_OK) ? "no /etc/group to look the name up in "
+	       "(a numeric gid needs none)" : "no such group in /etc/group";
+}
+
+/*
  * Bind "inet:ADDR:PORT" ([ADDR] for IPv6) or "unix:/path".  Returns the
  * listening socket; dies (at start-up) when it cannot.
  */
@@ -5242,8 +5362,10 @@ lst_bind(const Conf *cf, const char *spec)
 	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
 	                          .ai_socktype = SOCK_STREAM }, *ai;
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct passwd *pw;
 	struct stat st;
+	const char *why;
+	uid_t uid;
+	gid_t gid;
 	char host[INET6_ADDRSTRLEN + 2], *port, *end;
 	int fd, one = 1, r;
 	long mode;
@@ -5260,12 +5382,14 @@ lst_bind(const Conf *cf, const char *spec)
 		if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0 ||
 		    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) || listen(fd, LISTEN_BACKLOG))
 			die("%s: %s", spec, strerror(errno));
+		lst_made(sun.sun_path);
 		mode = strtol(cf->listen_mode, &end, 8);
 		if (!*cf->listen_mode || *end || mode < 0 || mode > 0777 || chmod(sun.sun_path, mode))
 			die("%s: Listen_Mode \"%s\": %s", spec, cf->listen_mode, strerror(errno));
-		if (*cf->listen_owner && (!(pw = getpwnam(cf->listen_owner)) ||
-		                          chown(sun.sun_path, pw->pw_uid, pw->pw_gid)))
-			die("%s: Listen_Owner \"%s\": no such user or %s", spec, cf->listen_owner, strerror(errno));
+		if (*cf->listen_owner && (why = lst_user(cf->listen_owner, &uid, &gid)))
+			die("%s: Listen_Owner \"%s\": %s", spec, cf->listen_owner, why);
+		if (*cf->listen_owner && chown(sun.sun_path, uid, gid))
+			die("%s: Listen_Owner \"%s\": chown: %s", spec, cf->listen_owner, strerror(errno));
 		return fd;
 	}
 	if (strncmp(spec, "inet:", 5) || !(port = strrchr(spec + 5, ':')) ||
@@ -5466,20 +5590,19 @@ lst_evict(const Conf *cf)
 static void
 lst_drop(const Conf *cf)
 {
-	struct passwd *pw;
-	struct group *gr;
+	const char *why;
+	uid_t uid;
 	gid_t gid;
 
 	if (getuid() == 0 || geteuid() == 0) {
-		if (!(pw = getpwnam(cf->listen_user)))
-			die("Listen_User \"%s\": no such user", cf->listen_user);
-		gid = pw->pw_gid;
-		if (*cf->listen_group) {
-			if (!(gr = getgrnam(cf->listen_group)))
-				die("Listen_Group \"%s\": no such group", cf->listen_group);
-			gid = gr->gr_gid;
-		}
-		if (setgroups(1, &gid) || setgid(gid) || setuid(pw->pw_uid))
+		if ((why = lst_user(cf->listen_user, &uid, &gid)))
+			die("Listen_User \"%s\": %s", cf->listen_user, why);
+		if (*cf->listen_group && (why = lst_group(cf->listen_group, &gid)))
+			die("Listen_Group \"%s\": %s", cf->listen_group, why);
+		if (gid == (gid_t)-1)
+			die("Listen_User \"%s\": no group: not in /etc/passwd; give uid:gid, "
+			    "or Listen_Group", cf->listen_user);
+		if (setgroups(1, &gid) || setgid(gid) || setuid(uid))
 			die("dropping privileges to %s: %s", cf->listen_user, strerror(errno));
 	}
 	if (getuid() == 0 || geteuid() == 0 || getgid() == 0 || getegid() == 0)
@@ -5708,24 +5831,45 @@ mode_listen(Conf *cf, const char *spec, const char *path)
 	return 0;
 }
 
-/* SIGTERM: the open connections get SHUTDOWN_MS to finish, then are killed. */
+/*
+ * SIGTERM.  A container engine gives 10 s before SIGKILL, and smtpd keeps
+ * its connection open between requests: idle and partly read connections
+ * are closed at once (smtpd connects again for its next request), a
+ * request being evaluated gets SHUTDOWN_MS to be answered.  The children
+ * are asked as lst_evict() asks them (SIGUSR1: gone when no request is
+ * waiting to be read, else after its reply); one still idle STOP_IDLE_MS
+ * later (Idle_Timeout and Request_Timeout 0: it never polls) is killed.
+ */
 static void
 lst_stop(int n)
 {
-	long long deadline;
-	int i;
+	long long t0 = now_ms();
+	int i, busy = 0;
 
 	n = lst_reap(n);	/* a child that just ended is not open */
-	logmsg(LOG_INFO, "stopping: %d connection%s open", n, n == 1 ? "" : "s");
-	for (deadline = now_ms() + SHUTDOWN_MS; n > 0 && now_ms() < deadline; ) {
+	for (i = 0; i < MAX_CONN_LIMIT; i++)
+		if (slots[i].pid) {
+			busy += slots[i].state == S_BUSY;
+			slots[i].evicted = E_NOW;	/* gone now, or after its reply */
+			kill(slots[i].pid, SIGUSR1);
+		}
+	logmsg(LOG_INFO, "stopping: %d connection%s open: %d closed at once (between requests), "
+	       "%d request%s being answered", n, n == 1 ? "" : "s", n - busy, busy, busy == 1 ? "" : "s");
+	while (n > 0 && now_ms() - t0 < SHUTDOWN_MS) {
 		poll(NULL, 0, 20);
 		n = lst_reap(n);
+		for (i = 0; now_ms() - t0 >= STOP_IDLE_MS && i < MAX_CONN_LIMIT; i++)
+			if (slots[i].pid && slots[i].state != S_BUSY)
+				kill(slots[i].pid, SIGKILL);
 	}
 	for (i = 0; i < MAX_CONN_LIMIT; i++)
 		if (slots[i].pid)
 			kill(slots[i].pid, SIGKILL);
 	while (waitpid(-1, NULL, 0) > 0)
 		;
+	logmsg(LOG_INFO, "stopped in %.2f s: %d request%s answered, %d connection%s killed after %d s",
+	       (now_ms() - t0) / 1000.0, busy - n > 0 ? busy - n : 0, busy - n == 1 ? "" : "s",
+	       n, n == 1 ? "" : "s", SHUTDOWN_MS / 1000);
 }
 
 /* -q: evaluate once and print result, explanation, header. */
@@ -5879,6 +6023,7 @@ options(int argc, char *argv[], Opts *o)
 	} else {	/* under Postfix stderr is the socket; by hand, a terminal */
 		log_syslog = !(log_stderr && o->listen);	/* -d: stderr only */
 		log_stderr = !log_syslog || isatty(2);
+		log_tagged = o->listen != NULL;	/* its stderr is nobody else's */
 		log_open(o->ident);
 		o->conffile = o->argc > 0 ? o->argv[0] : conf_default();
 	}
@@ -5923,6 +6068,8 @@ main(int argc, char *argv[])
 		config.listen_user = o.user;
 		config.listen_group = "";
 	}
+	if (o.listen && conf_unread)	/* not the defaults in its place: pypolicyd-spf dies too */
+		die("%s: cannot be read (%s): not serving without it", o.conffile, conf_unread);
 	if (o.listen)	/* each connection gets its own resolver */
 		return mode_listen(&config, o.listen, o.conffile);
 	if (!o.query)

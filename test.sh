@@ -191,6 +191,9 @@ runner listener tests/listener.sh
 section "spawn and listener mode on a terminal"
 runner terminal env SPFPOLICY="$BIN" tests/terminal.sh
 
+section "in a container: no /dev/log, no /etc/passwd, the engine's stop (podman where it runs)"
+runner container env SPFPOLICY="$BIN" tests/container.sh
+
 section "system calls: none newer than Linux 3.10"
 runner syscalls env SPFPOLICY="$BIN" sh tests/syscalls.sh
 

@@ -125,6 +125,9 @@ busy.test:
   - DELAY: 300
   - TTL: 0
   - TXT: "v=spf1 ip4:192.0.2.1 ip6:2001:db8::1 -all"
+stall.test:
+  - DELAY: 60000
+  - TXT: "v=spf1 ip4:192.0.2.1 -all"
 EOF
 setsid $PY tests/dnsd.py -a 127.0.0.1 -p 0 --ready "$T/dnsd.ready" \
 	"$T/zone.yml" 2> "$T/dnsd.err" &
@@ -225,6 +228,7 @@ for i in 1 2 3; do
 done
 req 203.0.113.5 mail.example.org user@fail.test a@rcpt.test 300.1 > "$T/req/fail1.txt"
 req 192.0.2.1 mail.example.org user@slow.test a@rcpt.test 300.2 > "$T/req/slow.txt"
+req 192.0.2.1 mail.example.org user@stall.test a@rcpt.test 300.3 > "$T/req/stall.txt"
 
 # ---- the client: tests/listener.py (its connection: tests/policyclient.py)
 
@@ -266,7 +270,7 @@ start() {
 	"$BIN" -l "$spec" -d "$@" "$T/$conf" 2>> "$T/$name.err" &
 	lpid=$!
 	for i in $(seq 100); do
-		grep -q '^listening on ' "$T/$name.err" && return 0
+		grep -q -E '^[^ ]*\[[0-9]+\]: listening on ' "$T/$name.err" && return 0
 		kill -0 "$lpid" 2>/dev/null || break
 		sleep 0.05
 	done
@@ -401,7 +405,8 @@ fi
 # what up to 100 children logged to the one stderr at once: a line each,
 # none cut into or run together
 for f in max100 max5 max3; do
-	if [ -s "$T/$f.err" ] && ! grep -n -E '^$|.: (prepend|550) ' "$T/$f.err" > "$T/$f.odd"; then
+	if [ -s "$T/$f.err" ] && ! sed -E 's/^[^ ]*\[[0-9]+\]: //' "$T/$f.err" |
+		grep -n -E '^$|.: (prepend|550) ' > "$T/$f.odd"; then
 		ok "log-lines-$f"
 	else
 		fail "log-lines-$f" "log lines run together" "$T/$f.odd"
@@ -412,7 +417,7 @@ done
 conf idle.conf "Idle_Timeout = 2"
 if start idle inet:127.0.0.1:10044 idle.conf; then
 	pyrun idle idle inet:127.0.0.1:10044 2 "$T/req/load.txt" "$T/load.spawn"
-	if grep -q '^closing a connection idle for 2 s$' "$T/idle.err"; then
+	if grep -q -E '^[^ ]*\[[0-9]+\]: closing a connection idle for 2 s$' "$T/idle.err"; then
 		ok idle-logged
 	else
 		fail idle-logged 'no "closing a connection idle for 2 s" line' "$T/idle.err"
@@ -455,7 +460,7 @@ if start cut inet:127.0.0.1:10045 base.conf; then
 	fi
 	# what the children logged: nothing but their answers and the
 	# complaint about the over-long line
-	grep -v -E '^(listening on |stopping: |([^ ]*: )?(prepend|550|dunno) |ERROR: line longer than 4096 bytes)' \
+	grep -v -E '^[^ ]*\[[0-9]+\]: (listening on |stopping: |stopped in |([^ ]*: )?(prepend|550|dunno) |ERROR: line longer than 4096 bytes)' \
 		"$T/cut.err" > "$T/cut.odd"
 	if [ -s "$T/cut.odd" ]; then
 		fail disconnect-log "unexpected log lines" "$T/cut.odd"
@@ -472,15 +477,29 @@ if start hup inet:127.0.0.1:10046 hup.conf; then
 fi
 
 # ======== 6. SIGTERM
-if start term unix:"$T/term.sock" base.conf; then
+# (Lookup_Time 30: the stalled request outlasts the 10 s grace)
+conf term.conf "Lookup_Time = 30"
+if start term unix:"$T/term.sock" term.conf; then
 	t0=$(date +%s.%N)
-	pyrun term term unix:"$T/term.sock" "$lpid" "$T/term.err" "$T/req/load.txt" "$T/load.spawn" 10
+	pyrun term term unix:"$T/term.sock" "$lpid" "$T/term.err" "$T/req/load.txt" "$T/load.spawn" \
+		"$T/req/slow.txt" "$T/req/stall.txt" 10
 	stop_checked term -
 	echo "# term: $(t_since "$t0") s from start to exit"
+	# started as root, it serves as nobody, who may not remove a file
+	# from $T (tests/container.sh: from a directory of its own it does)
+	if grep -q -F "]: $T/term.sock: not removed: Permission denied" "$T/term.err"; then
+		ok term-socket-not-removable-logged
+	else
+		fail term-socket-not-removable-logged "no 'not removed' line" "$T/term.err"
+	fi
 fi
 if start term-quick inet:127.0.0.1:10047 base.conf; then
-	pyrun term-quick term-quick inet:127.0.0.1:10047 "$lpid" "$T/req/load.txt" "$T/load.spawn"
+	pyrun term-quick term-quick inet:127.0.0.1:10047 "$lpid" "$T/req/slow.txt"
 	stop_checked term-quick -
+fi
+if start term-idle inet:127.0.0.1:10047 base.conf; then
+	pyrun term-idle term-idle inet:127.0.0.1:10047 "$lpid" "$T/req/load.txt"
+	stop_checked term-idle -
 fi
 if start term-ended inet:127.0.0.1:10047 base.conf; then
 	pyrun term-ended term-ended inet:127.0.0.1:10047 "$lpid" "$T/term-ended.err" "$T/req/load.txt"
@@ -560,7 +579,7 @@ refuse() {
 	lpid=
 	if [ "$rc" = 0 ]; then
 		fail "$name" "exit status 0" "$T/$name.err"
-	elif grep -q -E "$3" "$T/$name.err" && ! grep -q '^listening on' "$T/$name.err"; then
+	elif grep -q -E "$3" "$T/$name.err" && ! grep -q 'listening on' "$T/$name.err"; then
 		ok "$name"
 	else
 		fail "$name" "exit status $rc, log not matching $3" "$T/$name.err"
@@ -580,7 +599,7 @@ for spec in unix: "unix:$long" inet:127.0.0.1 inet:192.0.2.300:10052 inet:127.0.
 	rc=$?
 	if [ "$rc" = 0 ] || [ "$rc" = 124 ]; then
 		fail "bad-address-$i" "-l '$spec': exit status $rc" "$T/spec$i.err"
-	elif ! grep -q -F "$spec: " "$T/spec$i.err" || grep -q '^listening on' "$T/spec$i.err"; then
+	elif ! grep -q -F "$spec: " "$T/spec$i.err" || grep -q 'listening on' "$T/spec$i.err"; then
 		fail "bad-address-$i" "-l '$spec': no error naming it" "$T/spec$i.err"
 	else
 		ok "bad-address-$i"
@@ -594,7 +613,7 @@ setpriv --reuid=daemon --regid=daemon --clear-groups \
 	"$UBIN" -l inet:127.0.0.1:10052 -d "$T/user.conf" 2>> "$T/user.err" &
 lpid=$!
 for i in $(seq 100); do
-	grep -q '^listening on ' "$T/user.err" && break
+	grep -q -E '^[^ ]*\[[0-9]+\]: listening on ' "$T/user.err" && break
 	sleep 0.05
 done
 pyrun user privs privs-started-as-daemon inet:127.0.0.1:10052 "$lpid" 1 1 - "$T/req/load.txt"
@@ -632,11 +651,11 @@ client ask inet:127.0.0.1:10053 "$T/req/fail1.txt" > /dev/null 2>&1
 kill -HUP "$lpid"
 waitlog "$T/syslog.conf: configuration reloaded"
 stop
-waitlog "stopping: 0 connections open"
+waitlog "stopping: 0 connections open: "
 tail -n +"$((n0 + 1))" "$T/syslog" | grep -F "$ident[" | grep -v -F "$ident[$spid]" > "$T/syslog.kids"
 if ! grep -q -F "$ident[$spid]: listening on inet:127.0.0.1:10053" "$T/syslog" ||
    ! grep -q -F "$ident[$spid]: $T/syslog.conf: configuration reloaded" "$T/syslog" ||
-   ! grep -q -F "$ident[$spid]: stopping: 0 connections open" "$T/syslog"; then
+   ! grep -q -F "$ident[$spid]: stopping: 0 connections open: " "$T/syslog"; then
 	fail syslog "the listener's lines are not in syslog" "$T/syslog"
 elif ! grep -q ': 550 5\.7\.23 Message rejected' "$T/syslog.kids"; then
 	fail syslog "no answer logged by a child" "$T/syslog"

@@ -248,7 +248,7 @@ def log_lines(path, rx):
 class Listener(object):
     """spfpolicy -l SPEC -d CONF (or argv), stderr into DIR/abuse-NAME.err."""
 
-    def __init__(self, name, spec, conf=(), argv=None, ready=r'^listening on ', **kw):
+    def __init__(self, name, spec, conf=(), argv=None, ready=r'^\S+\[\d+\]: listening on ', **kw):
         self.name = name
         self.log = os.path.join(DIR, 'abuse-%s.err' % name)
         self.conf = write_conf(name, conf)

@@ -241,7 +241,7 @@ listener() {
 		> /dev/null 2> "$d/listener.err" &
 	tracer=$!
 	: > "$d/listener.out"
-	if waitfor "$d/listener.err" '^listening on '; then
+	if waitfor "$d/listener.err" ']: listening on '; then
 		# the listener: the tracer's child (the first pid in the trace)
 		lpid=$(awk '{ print $1; exit }' "$d/listener.st")
 		client "$port" "$T/req" >> "$d/listener.out" 2>&1
@@ -320,8 +320,8 @@ elif [ -n "$root" ]; then
 else
 	skip "spawn-nobody: not root"
 fi
-if grep -q -E '^stopping: ' "$T/plain/listener.err" &&
-	[ "$(grep -c '^listening on ' "$T/plain/listener.err")" = 1 ]; then
+if grep -q -E ']: stopping: ' "$T/plain/listener.err" &&
+	[ "$(grep -c ']: listening on ' "$T/plain/listener.err")" = 1 ]; then
 	ok listener-log
 else
 	fail listener-log "no single start and a stop in the listener's log" "$T/plain/listener.err"
