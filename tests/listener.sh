@@ -388,7 +388,7 @@ fi
 conf max3.conf "Max_Connections = 3"
 if start max3 inet:127.0.0.1:10054 max3.conf; then
 	pyrun fair fair inet:127.0.0.1:10054 3 6 12 6 "$T/req/busy.txt" "$T/busy.spawn"
-	if grep -q -E '^closing the connection after its next reply: its slot held [0-9.]+ s, [0-9]+ requests; for a new client \(Max_Connections 3\)' "$T/max3.err"; then
+	if grep -q -E '^[^ ]+\[[0-9]+\]: closing the connection after its next reply: its slot held [0-9.]+ s, [0-9]+ requests; for a new client \(Max_Connections 3\)' "$T/max3.err"; then
 		ok fair-logged
 	else
 		fail fair-logged 'no "closing the connection after its next reply" line' "$T/max3.err"

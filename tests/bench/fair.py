@@ -248,8 +248,8 @@ def main():
         print('  wrong: %r' % w)
     kinds = {}
     for line in text.splitlines():
-        m = re.search(r'^closing the connection (idle|with a partial|after its next)|'
-                      r'(more connections? closed)', line)
+        m = re.search(r'^(?:[^ ]+\[\d+\]: )?closing the connection (idle|with a partial|after its next)|'
+                      r'(closed [0-9]+ more connections)', line)
         if m:
             k = m.group(1) or m.group(2)
             kinds[k] = kinds.get(k, 0) + 1
