@@ -477,8 +477,10 @@ if start hup inet:127.0.0.1:10046 hup.conf; then
 fi
 
 # ======== 6. SIGTERM
-# (Lookup_Time 30: the stalled request outlasts the 10 s grace)
-conf term.conf "Lookup_Time = 30"
+# (Lookup_Time 30, and tries of 5 s, then 10, then 20, as both c-ares
+# versions time them: the stalled request outlasts the 10 s grace; with
+# resolv.conf's 2 s c-ares 1.34's jitter could end it at 8 s)
+conf term.conf "Lookup_Time = 30" "DNS_Timeout_ms = 5000" "DNS_Tries = 3"
 if start term unix:"$T/term.sock" term.conf; then
 	t0=$(date +%s.%N)
 	pyrun term term unix:"$T/term.sock" "$lpid" "$T/term.err" "$T/req/load.txt" "$T/load.spawn" \
