@@ -4460,16 +4460,18 @@ static void
 pol_message(Ctx *x, int ident, char *out, size_t size)
 {
 	const Ident *id = &x->id[ident];
+	const char *scope = ident == I_HELO ? "helo" : "mfrom";
+	const char *identity = ident == I_HELO ? x->helo : x->sender;
 	const char *v[NUM_TFIELDS] = {
 		[TF_REJECTDEFER] = id->act == A_REJECT ? "rejected" : "deferred",
 		[TF_SPF] = id->reason, [TF_URL] = x->url,	/* formatted first */
-		[TF_SCOPE] = ident == I_HELO ? "helo" : "mfrom",
-		[TF_IDENTITY] = ident == I_HELO ? x->helo : x->sender,
+		[TF_SCOPE] = scope, [TF_IDENTITY] = identity,
 		[TF_IP] = x->ipstr, [TF_RECEIVER] = x->rcpt,
+		/* Reason_URL's {0}..{3} */
+		[TF_P0] = scope, [TF_P1] = identity, [TF_P2] = x->ipstr, [TF_P3] = x->rcpt,
 	};
 	const Tmpl *url = x->cf->reason_url.n ? &x->cf->reason_url : &x->cf->why_url;
 
-	memcpy(v + TF_P0, v + TF_SCOPE, 4 * sizeof(*v));	/* Reason_URL's {0}..{3} */
 	if (pol_format(url, v, x->url, sizeof(x->url)))	/* too long: the default's */
 		pol_format(&builtin.why_url, v, x->url, sizeof(x->url));
 	if (pol_format(&x->cf->reason_message, v, out, size))
