@@ -159,6 +159,24 @@ typedef struct {	/* one DNS answer, parsed into the arena */
 	unsigned gen;		/*   is the entry's: spf_parsed() */
 } Answer;
 
+typedef struct {	/* a read cursor over a DNS message (OpenSMTPD's struct unpack): a
+			   read that does not fit sets err, and every read after it is a
+			   no-op, so that a caller checks err once */
+	const unsigned char *p;
+	int len, off;
+	const char *err;
+} Unpack;
+
+enum { NAME_UNSAFE = -1 };	/* unpack_name(): no name we take */
+enum { DNS_MALFORMED = -1 };	/* dns_count(): a record cannot be read */
+
+typedef struct {	/* a resource record, as unpack_rr() reads it */
+	char owner[DNS_NAME_MAX + 1];
+	int type;
+	unsigned ttl;
+	int rd, rdlen;		/* its RDATA: rdlen bytes at rd */
+} RR;
+
 typedef struct CacheEntry {	/* a DNS answer kept for its TTL, as it came */
 	unsigned gen;		/* a new answer here, a new number */
 	int rec;		/* TXT: its SPF record, parsed: rcache[rec - 1]; 0: not yet */
@@ -191,6 +209,27 @@ typedef struct {	/* a fan-out that may stop at the first answer that matches */
 	int cidr4, cidr6;
 	const char *domain;	/* if set: and the name asked under this domain */
 } Enough;
+
+typedef struct {	/* a bounded write buffer: a write that does not fit sets err and
+			   writes nothing, and every write after it is a no-op; room is
+			   kept for a NUL */
+	char *p;
+	size_t size, len;
+	int err;
+} Buf;
+
+enum { MACRO_BAD = -1, MACRO_FULL = -2 };	/* spf_expand(): no expansion */
+enum { MACRO_OK, MACRO_TAIL };	/* spf_macro_check(): well-formed (and how it ends) */
+
+typedef struct {	/* one piece of a macro-string, RFC 7208 7.1 */
+	const char *lit;	/* text copied as it is: a byte, or an escape's */
+	size_t litlen;		/* 0: a macro-expand, as the fields below say */
+	int pct;		/* it begins with '%': an escape or a macro-expand */
+	int letter;		/* as written: upper case URL-escapes */
+	int keep;		/* the rightmost parts kept; INT_MAX: all */
+	int rev;		/* the parts reversed first */
+	char delim[8];		/* the delimiters; "": '.' */
+} Piece;
 
 typedef struct {	/* one term of a record, parsed once (RFC 7208 4.6.1) */
 	const char *tok;	/* its text in the record */
@@ -334,7 +373,8 @@ static char *astrndup(const char *, size_t);
 static int num(const char *, long, long, long *);
 static int casecmpn(const char *, const char *, size_t);
 static int caseeq(const char *, const char *);
-static int put(char *, size_t, size_t *, const char *, size_t);
+static void buf_put(Buf *, const char *, size_t);
+static void buf_fill(Buf *, int, size_t);
 static int join(char *, size_t, ...);
 static int vjoin(char *, size_t, const char *, va_list);
 static char *strip(char *);
@@ -343,6 +383,14 @@ static int addr_parse(const char *, Addr *, int);
 static int addr_inprefix(const unsigned char *, const unsigned char *, int);
 static void addr_text(const Addr *, int, char *, size_t);
 
+static int unpack_fail(Unpack *);
+static Unpack unpack_at(const Unpack *, int);
+static void unpack_skip(Unpack *, int);
+static unsigned unpack_u16(Unpack *);
+static unsigned unpack_u32(Unpack *);
+static int unpack_name(Unpack *, char *);
+static void unpack_rr(Unpack *, RR *);
+static int unpack_start(Unpack *, const unsigned char *, int, int *);
 static unsigned cache_ttl(const unsigned char *, int, int);
 static unsigned cache_hash(const char *);
 static CacheEntry *cache_get(const char *, int);
@@ -358,11 +406,9 @@ static int dns_channel(ares_channel *, const char *, int, int, int);
 static int dns_init(const Conf *);
 static int dns_id(unsigned char *);
 static void dns_cares(Query *);
-static int dns_name(const unsigned char *, int, int *, char *);
-static int dns_rr(const unsigned char *, int, int *, char *, int *, unsigned *, int *);
-static const char *dns_chain(const unsigned char *, int, int, int, char *);
-static int dns_count(const unsigned char *, int, int, int, int, const char *, int *);
-static int dns_rdata(Answer *, const unsigned char *, int, int, int);
+static const char *dns_chain(Unpack, int, char *);
+static int dns_count(Unpack, int, int, const char *, int *);
+static int dns_rdata(Answer *, const Unpack *, const RR *);
 static int dns_encode(Query *);
 static void dns_send(Query *);
 static int dns_status(int, const unsigned char *, int);
@@ -412,8 +458,10 @@ static int spf_ip4(const char *, const char *, unsigned char *);
 static int spf_domainspec(const char *, size_t);
 static const char *spf_term(const char *, size_t, Term *);
 static const char *spf_directive(Term *, const char *, const char *);
-static int spf_transform(const char *, int, int, const char *, int, char *, size_t, size_t *);
-static int spf_macro(Check *, const char *, size_t, const char *, int, char *, size_t);
+static void spf_transform(const char *, const Piece *, Buf *);
+static int spf_piece(const char **, const char *, int, Piece *);
+static int spf_macro_check(const char *, size_t, int);
+static int spf_expand(Check *, const char *, size_t, const char *, int);
 static int spf_letter(Check *, int, const char *, char *, size_t);
 static int spf_target(Check *, const char *, size_t, const char *, char *);
 static int spf_count(Check *);
@@ -474,7 +522,6 @@ static const char *net_commas(const char *, char *, size_t);
 static int net_check(const NetList *);
 static int net_match(const NetList *, const Addr *, int);
 
-static int pol_pad(char *, size_t, size_t *, char, size_t);
 static int pol_format(const Tmpl *, const char *const *, char *, size_t);
 static void pol_reason(int, const Check *, char *, size_t);
 static void pol_arvalue(const char *, char *, size_t);
@@ -942,17 +989,6 @@ caseeq(const char *a, const char *b)
 	return 0;
 }
 
-/* Append n bytes to out (size bytes) at *len; -1 when they do not fit. */
-static int
-put(char *out, size_t size, size_t *len, const char *s, size_t n)
-{
-	if (n >= size - *len)
-		return -1;
-	memcpy(out + *len, s, n);
-	*len += n;
-	return 0;
-}
-
 /*
  * The strings up to a NULL one, one after the other, into out (size
  * bytes): snprintf's "%s%s..." without a format to read, for what every
@@ -1001,6 +1037,30 @@ strip(char *s)
 		;
 	*e = '\0';
 	return s;
+}
+
+/* n bytes of s to b, when they fit with room for a NUL; else b->err */
+static void
+buf_put(Buf *b, const char *s, size_t n)
+{
+	if (b->err || n >= b->size - b->len) {
+		b->err = 1;
+		return;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+/* n bytes c to b, as buf_put() */
+static void
+buf_fill(Buf *b, int c, size_t n)
+{
+	if (b->err || n >= b->size - b->len) {
+		b->err = 1;
+		return;
+	}
+	memset(b->p + b->len, c, n);
+	b->len += n;
 }
 
 /* addresses */
@@ -1071,40 +1131,167 @@ addr_text(const Addr *a, int form, char *buf, size_t size)
 	}
 }
 
+/* the cursor cannot read on: why, for the Answer; every read after it is a no-op */
+static int
+unpack_fail(Unpack *u)
+{
+	u->err = "malformed DNS answer";
+	return NAME_UNSAFE;
+}
+
+/* a cursor on u's message at off: RDATA, a name a record points to */
+static Unpack
+unpack_at(const Unpack *u, int off)
+{
+	Unpack v = *u;
+
+	v.off = off;
+	return v;
+}
+
+static void
+unpack_skip(Unpack *u, int n)
+{
+	if (!u->err && n > u->len - u->off)
+		unpack_fail(u);
+	if (!u->err)
+		u->off += n;
+}
+
+static unsigned
+unpack_u16(Unpack *u)
+{
+	unpack_skip(u, 2);
+	return u->err ? 0 : (unsigned)u->p[u->off - 2] << 8 | u->p[u->off - 1];
+}
+
+static unsigned
+unpack_u32(Unpack *u)
+{
+	unsigned hi = unpack_u16(u);
+
+	return hi << 16 | unpack_u16(u);
+}
+
+/*
+ * The name at the cursor, in text, into out (NULL: only past it): its
+ * length, or NAME_UNSAFE when a label holds a control, '.', '\\' or DEL
+ * (out holds it all the same) or when the name cannot be read (err).
+ * Compression pointers are followed DNS_JUMPS_MAX times at most.
+ */
+static int
+unpack_name(Unpack *u, char *out)
+{
+	const unsigned char *p = u->p;
+	int o = u->off, n = 0, jumps = 0, bad = 0, l;
+
+	for (; !u->err; ) {
+		if (o >= u->len)
+			return unpack_fail(u);
+		l = p[o];
+		if ((l & 0xc0) == 0xc0) {	/* compression pointer */
+			if (o + 1 >= u->len || ++jumps > DNS_JUMPS_MAX)
+				return unpack_fail(u);
+			if (jumps == 1)
+				u->off = o + 2;
+			o = (l & 0x3f) << 8 | p[o + 1];
+			continue;
+		}
+		if (l & 0xc0)
+			return unpack_fail(u);
+		if (!l)
+			break;
+		if (o + 1 + l > u->len || n + l + 1 > DNS_NAME_MAX)
+			return unpack_fail(u);
+		if (!out) {	/* only past it */
+			n += (n > 0) + l;
+			o += 1 + l;
+			continue;
+		}
+		if (n)
+			out[n++] = '.';
+		for (o++; l; l--, o++) {
+			if (p[o] < ' ' || p[o] == 0x7f || p[o] == '.' || p[o] == '\\')
+				bad = 1;
+			out[n++] = p[o];
+		}
+	}
+	if (u->err)
+		return NAME_UNSAFE;
+	if (!jumps)
+		u->off = o + 1;
+	if (out)
+		out[n] = '\0';
+	return bad ? NAME_UNSAFE : n;
+}
+
+/* the record at the cursor: its owner, type, TTL, and where its RDATA is */
+static void
+unpack_rr(Unpack *u, RR *rr)
+{
+	unpack_name(u, rr->owner);
+	rr->type = unpack_u16(u);
+	unpack_u16(u);	/* class */
+	rr->ttl = unpack_u32(u);
+	rr->rdlen = unpack_u16(u);
+	rr->rd = u->off;
+	unpack_skip(u, rr->rdlen);
+}
+
+/*
+ * A cursor on the message p, past its header and question section: the
+ * number of records in its answer section (*nsc: in its authority
+ * section).  QTYPE and QCLASS are passed unread: a message cut inside
+ * them fails at its first record.
+ */
+static int
+unpack_start(Unpack *u, const unsigned char *p, int plen, int *nsc)
+{
+	int qd, an;
+
+	*u = (Unpack){ .p = p, .len = plen };
+	unpack_skip(u, 4);	/* ID, flags */
+	qd = unpack_u16(u);
+	an = unpack_u16(u);
+	*nsc = unpack_u16(u);
+	unpack_skip(u, 2);	/* ARCOUNT */
+	while (qd-- > 0 && !u->err) {
+		unpack_name(u, NULL);
+		u->off += 4;
+	}
+	return an;
+}
+
 /* cache */
 
 /*
- * The smallest TTL of an answer's records, or for a negative answer of
- * its SOA (RFC 2308 5), capped; 0 when there is none: not cached.
+ * The TTL to keep an answer for: its smallest TTL among the records of
+ * the answer section (neg: the SOA records of the authority section, and
+ * their MINIMUM, RFC 2308 5), at most dns_cache_max_ttl; 0: do not keep it.
  */
 static unsigned
 cache_ttl(const unsigned char *p, int plen, int neg)
 {
-	char t[DNS_NAME_MAX + 1];
-	unsigned ttl = dns_cache_max_ttl, v, min;
-	int qd, an, ns, off = 12, i, type, rd, rdlen, found = 0;
+	Unpack u;
+	RR rr;
+	Unpack soa;
+	unsigned ttl = dns_cache_max_ttl, v;
+	int an, nsc, i, found = 0;
 
-	if (plen < 12)
-		return 0;
-	qd = p[4] << 8 | p[5];
-	an = p[6] << 8 | p[7];
-	ns = p[8] << 8 | p[9];
-	for (i = 0; i < qd; i++, off += 4)
-		if (dns_name(p, plen, &off, NULL) == -1)
-			return 0;
-	for (i = 0; i < an + ns; i++) {
-		if ((rd = dns_rr(p, plen, &off, t, &type, &v, &rdlen)) < 0)
-			return 0;
-		if (neg ? i < an || type != T_SOA : i >= an)
+	an = unpack_start(&u, p, plen, &nsc);
+	for (i = 0; i < an + nsc && !u.err; i++) {
+		unpack_rr(&u, &rr);
+		if (u.err || (neg ? i < an || rr.type != T_SOA : i >= an))
 			continue;
-		if (neg && rdlen >= 22) {	/* SOA MINIMUM: the last 4 bytes */
-			min = (unsigned)p[off - 4] << 24 | p[off - 3] << 16 | p[off - 2] << 8 | p[off - 1];
-			v = MIN(v, min);
+		v = rr.ttl;
+		if (neg && rr.rdlen >= 22) {	/* SOA MINIMUM: the last 4 bytes */
+			soa = unpack_at(&u, rr.rd + rr.rdlen - 4);
+			v = MIN(v, unpack_u32(&soa));
 		}
 		ttl = MIN(ttl, v);
 		found = 1;
 	}
-	return found ? ttl : 0;
+	return !u.err && found ? ttl : 0;
 }
 
 /* FNV-1a of a name, ignoring ASCII case. */
@@ -1371,94 +1558,25 @@ dns_cares(Query *q)
 }
 
 /*
- * Decode the name at *off into out (DNS_NAME_MAX + 1 bytes, no final dot;
- * NULL: only check it) and move *off past it.  Returns its length, -1 for a malformed packet,
- * -2 for a name no SPF evaluation can use (a dot, a backslash or a
- * control in a label: c-ares would read them as escapes or separators).
- */
-static int
-dns_name(const unsigned char *p, int plen, int *off, char *out)
-{
-	int o = *off, n = 0, jumps = 0, bad = 0, l;
-
-	for (;;) {
-		if (o >= plen)
-			return -1;
-		l = p[o];
-		if ((l & 0xc0) == 0xc0) {	/* compression pointer */
-			if (o + 1 >= plen || ++jumps > DNS_JUMPS_MAX)
-				return -1;
-			if (jumps == 1)
-				*off = o + 2;
-			o = (l & 0x3f) << 8 | p[o + 1];
-			continue;
-		}
-		if (l & 0xc0)
-			return -1;
-		if (!l)
-			break;
-		if (o + 1 + l > plen || n + l + 1 > DNS_NAME_MAX)
-			return -1;
-		if (!out) {	/* only past it */
-			n += (n > 0) + l;
-			o += 1 + l;
-			continue;
-		}
-		if (n)
-			out[n++] = '.';
-		for (o++; l; l--, o++) {
-			if (p[o] < ' ' || p[o] == 0x7f || p[o] == '.' || p[o] == '\\')
-				bad = 1;
-			out[n++] = p[o];
-		}
-	}
-	if (!jumps)
-		*off = o + 1;
-	if (out)
-		out[n] = '\0';
-	return bad ? -2 : n;
-}
-
-/*
- * Read the resource record at *off: its owner into owner, its type, TTL
- * and data offset and length; move *off past it.  Returns -1 when the
- * record does not lie within the packet.
- */
-static int
-dns_rr(const unsigned char *p, int plen, int *off, char *owner, int *type, unsigned *ttl,
-       int *rdlen)
-{
-	int o;
-
-	if (dns_name(p, plen, off, owner) == -1 || (o = *off) + 10 > plen)
-		return -1;
-	*type = p[o] << 8 | p[o + 1];
-	*ttl = (unsigned)p[o + 4] << 24 | p[o + 5] << 16 | p[o + 6] << 8 | p[o + 7];
-	*rdlen = p[o + 8] << 8 | p[o + 9];
-	if (o + 10 + *rdlen > plen)
-		return -1;
-	*off = o + 10 + *rdlen;
-	return o + 10;
-}
-
-/*
- * Follow the CNAMEs of cur through the an answers from start: cur ends
- * as the name that owns the records.  Checks that every record lies in
- * the packet.  Returns NULL, or what is wrong.
+ * Follow the CNAMEs among the an records at u from cur, which ends as the
+ * name they lead to; NULL, or why the chain cannot be followed.
  */
 static const char *
-dns_chain(const unsigned char *p, int plen, int start, int an, char *cur)
+dns_chain(Unpack u, int an, char *cur)
 {
-	char owner[DNS_NAME_MAX + 1], t[DNS_NAME_MAX + 1];
-	int off, i, type, rdlen, rd, hops, moved = 1;
-	unsigned ttl;
+	char t[DNS_NAME_MAX + 1];
+	Unpack v, rd;
+	RR rr;
+	int i, hops, moved = 1;
 
 	for (hops = 0; moved && hops <= max_cnames; hops++) {
-		for (moved = 0, off = start, i = 0; i < an && !moved; i++) {
-			if ((rd = dns_rr(p, plen, &off, owner, &type, &ttl, &rdlen)) < 0)
-				return "malformed DNS answer";
-			if (type == T_CNAME && caseeq(owner, cur) &&
-			    dns_name(p, plen, &rd, t) > 0) {	/* to itself: a loop */
+		for (moved = 0, v = u, i = 0; i < an && !moved; i++) {
+			unpack_rr(&v, &rr);
+			if (v.err)
+				return v.err;
+			rd = unpack_at(&v, rr.rd);
+			if (rr.type == T_CNAME && caseeq(rr.owner, cur) &&
+			    unpack_name(&rd, t) > 0) {	/* to itself: a loop */
 				strcpy(cur, t);
 				moved = 1;
 			}
@@ -1468,51 +1586,53 @@ dns_chain(const unsigned char *p, int plen, int start, int an, char *cur)
 }
 
 /*
- * The records of type owned by name among the an answers from start, or
- * -1 when one does not lie within the packet; *cname: there is a CNAME.
+ * The records of type owned by name among the an at u; *cname: a CNAME
+ * is among them.  DNS_MALFORMED: one cannot be read.
  */
 static int
-dns_count(const unsigned char *p, int plen, int start, int an, int type, const char *name,
-          int *cname)
+dns_count(Unpack u, int an, int type, const char *name, int *cname)
 {
-	char owner[DNS_NAME_MAX + 1];
-	int off = start, i, t, rdlen, n = 0;
-	unsigned ttl;
+	RR rr;
+	int n = 0;
 
-	for (*cname = i = 0; i < an; i++) {
-		if (dns_rr(p, plen, &off, owner, &t, &ttl, &rdlen) < 0)
-			return -1;
-		*cname |= t == T_CNAME;
-		n += t == type && caseeq(owner, name);
+	for (*cname = 0; an-- > 0; ) {
+		unpack_rr(&u, &rr);
+		if (u.err)
+			return DNS_MALFORMED;
+		*cname |= rr.type == T_CNAME;
+		n += rr.type == type && caseeq(rr.owner, name);
 	}
 	return n;
 }
 
-/* Copy one record's data into a->s/len/ip[a->n]; 0 when it is unusable. */
+/* rr's RDATA as the next record of a; 0: not a usable one (it is skipped) */
 static int
-dns_rdata(Answer *a, const unsigned char *p, int plen, int rd, int rdlen)
+dns_rdata(Answer *a, const Unpack *u, const RR *rr)
 {
 	char t[DNS_NAME_MAX + 1];
-	int end = rd + rdlen, l, k;
+	const unsigned char *p = u->p;
+	int rd = rr->rd, end = rr->rd + rr->rdlen, l, k;
+	Unpack name;
 
 	switch (a->type) {
 	case T_A:
 	case T_AAAA:
-		if (rdlen != (a->type == T_A ? 4 : 16))
+		if (rr->rdlen != (a->type == T_A ? 4 : 16))
 			return 0;
 		memset(a->ip[a->n], 0, 16);
-		memcpy(a->ip[a->n], p + rd, rdlen);
+		memcpy(a->ip[a->n], p + rd, rr->rdlen);
 		return 1;
 	case T_MX:
-		if (rdlen < 3)
+		if (rr->rdlen < 3)
 			return 0;
 		rd += 2;	/* preference */
 		/* fallthrough */
 	case T_PTR:
-		return (l = dns_name(p, plen, &rd, t)) >= 0 && rd <= end &&
+		name = unpack_at(u, rd);
+		return (l = unpack_name(&name, t)) >= 0 && name.off <= end &&
 		       (a->s[a->n] = astrndup(t, l));
 	case T_TXT:	/* RFC 7208 3.3: strings joined, no spaces */
-		if (!(a->s[a->n] = aalloc(rdlen + 1)))
+		if (!(a->s[a->n] = aalloc(rr->rdlen + 1)))
 			return 0;
 		for (l = 0, k = rd; k < end && k + 1 + p[k] <= end; k += 1 + p[k]) {
 			memcpy(a->s[a->n] + l, p + k + 1, p[k]);
@@ -1626,25 +1746,22 @@ static void
 dns_parse(Query *q, const unsigned char *p, int plen)
 {
 	Answer *a = q->ans;
-	char cur[DNS_NAME_MAX + 1], owner[DNS_NAME_MAX + 1];
-	int an, qd, off, start, i, type, rdlen, rd, n, cname;
-	unsigned ttl;
+	char cur[DNS_NAME_MAX + 1];
+	Unpack u;
+	RR rr;
+	int an, nsc, i, n, cname;
 
 	a->status = D_TEMP;
 	a->err = "malformed DNS answer";
-	if (plen < 12)
+	an = unpack_start(&u, p, plen, &nsc);
+	if (u.err)
 		return;
-	qd = p[4] << 8 | p[5];
-	an = p[6] << 8 | p[7];
-	for (off = 12; qd--; off += 4)
-		if (dns_name(p, plen, &off, NULL) == -1)
-			return;
 	strcpy(cur, q->name);
 	/* count, then copy: the arrays are sized by what is really there */
-	if ((n = dns_count(p, plen, start = off, an, a->type, cur, &cname)) < 0)
+	if ((n = dns_count(u, an, a->type, cur, &cname)) == DNS_MALFORMED)
 		return;
-	if (cname && ((a->err = dns_chain(p, plen, start, an, cur)) ||
-	              (n = dns_count(p, plen, start, an, a->type, cur, &cname)) < 0))
+	if (cname && ((a->err = dns_chain(u, an, cur)) ||
+	              (n = dns_count(u, an, a->type, cur, &cname)) == DNS_MALFORMED))
 		return;
 	a->n = 0;
 	a->ttl = UINT_MAX;
@@ -1653,10 +1770,10 @@ dns_parse(Query *q, const unsigned char *p, int plen)
 		a->err = "out of memory for DNS answer";
 		return;
 	}
-	for (off = start, i = 0; i < an; i++) {
-		rd = dns_rr(p, plen, &off, owner, &type, &ttl, &rdlen);
-		if (type == a->type && caseeq(owner, cur) && dns_rdata(a, p, plen, rd, rdlen)) {
-			a->ttl = MIN(a->ttl, ttl);
+	for (i = 0; i < an; i++) {	/* dns_count() read them all */
+		unpack_rr(&u, &rr);
+		if (rr.type == a->type && caseeq(rr.owner, cur) && dns_rdata(a, &u, &rr)) {
+			a->ttl = MIN(a->ttl, rr.ttl);
 			a->n++;
 		}
 	}
@@ -1876,8 +1993,9 @@ dns_trace(const char *name, const Answer *a)
 	};
 	char head[LOG_LINE_MAX], ip[INET6_ADDRSTRLEN], tries[32] = "", *line;
 	const char *v;
-	size_t len, size, vl;
+	size_t size, vl;
 	int k, txt = a->type == T_TXT;
+	Buf b;
 
 	if (a->tries > 1 || a->tcp)
 		snprintf(tries, sizeof(tries), ", %d tr%s%s", a->tries, a->tries == 1 ? "y" : "ies",
@@ -1889,19 +2007,19 @@ dns_trace(const char *name, const Answer *a)
 		size += 4 + (txt ? a->len[k] : DNS_NAME_MAX);
 	if (!(line = aalloc(size)))
 		return;
-	len = strlen(head);
-	memcpy(line, head, len);
+	b = (Buf){ line, size, 0, 0 };
+	buf_put(&b, head, strlen(head));
 	for (k = 0; a->status == D_OK && k < a->n; k++) {
 		v = a->type == T_A || a->type == T_AAAA ?
 		    inet_ntop(a->type == T_A ? AF_INET : AF_INET6, a->ip[k], ip, sizeof(ip)) : a->s[k];
 		vl = txt ? a->len[k] : strlen(v);
-		put(line, size, &len, txt ? " \"" : " ", 1 + txt);
-		for (put(line, size, &len, v, vl); vl; vl--)	/* any byte: DNS data is binary */
-			if (line[len - vl] < ' ' || line[len - vl] > '~')
-				line[len - vl] = '?';
-		put(line, size, &len, "\"", txt);
+		buf_put(&b, txt ? " \"" : " ", 1 + txt);
+		for (buf_put(&b, v, vl); vl; vl--)	/* any byte: DNS data is binary */
+			if (line[b.len - vl] < ' ' || line[b.len - vl] > '~')
+				line[b.len - vl] = '?';
+		buf_put(&b, "\"", txt);
 	}
-	snprintf(line + len, size - len, " (%lld ms%s%s)", a->ms, a->cached ? ", cached" : "", tries);
+	snprintf(line + b.len, size - b.len, " (%lld ms%s%s)", a->ms, a->cached ? ", cached" : "", tries);
 	trace_line(line);
 }
 
@@ -2673,9 +2791,9 @@ spf_domainspec(const char *s, size_t len)
 	const char *e = s + len, *dot;
 	int r, alpha = 0;
 
-	if (!len || (r = spf_macro(NULL, s, len, NULL, 0, NULL, 0)) < 0)
+	if (!len || (r = spf_macro_check(s, len, 0)) == MACRO_BAD)
 		return -1;
-	if (r == 1)	/* ends in a macro-expand */
+	if (r == MACRO_TAIL)	/* ends in a macro-expand */
 		return 0;
 	if (e[-1] == '.')
 		e--;
@@ -2731,7 +2849,7 @@ spf_term(const char *s, size_t len, Term *t)
 			return "Invalid modifier";
 		if (spf_modifier(t))
 			return spf_domainspec(p + 1, e - p - 1) ? "Invalid domain found" : NULL;
-		return spf_macro(NULL, p + 1, e - p - 1, NULL, 1, NULL, 0) < 0 ?
+		return spf_macro_check(p + 1, e - p - 1, 1) == MACRO_BAD ?
 		       "Invalid macro in modifier" : NULL;
 	}
 	for (i = 0; i < M_MOD; i++)
@@ -2794,22 +2912,24 @@ spf_directive(Term *t, const char *p, const char *e)
 }
 
 /*
- * Expand one macro letter with its transformers (RFC 7208 7.3): split
- * the value at the delimiters, maybe reverse, keep the rightmost parts,
- * join with dots, URL-escape for an upper-case letter.
+ * v transformed as m says (RFC 7208 7.3): split at its delimiters, the
+ * rightmost keep parts (of the reversed list when rev) joined with '.',
+ * URL-escaped for an upper-case letter, to b.
  */
-static int
-spf_transform(const char *v, int keep, int rev, const char *delim, int esc,
-              char *out, size_t size, size_t *len)
+static void
+spf_transform(const char *v, const Piece *m, Buf *b)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	unsigned short *start = macro_parts;
+	const char *delim = *m->delim ? m->delim : ".";
 	size_t vlen = strlen(v), i, from, to, k;
-	int nparts = 0, a, b, step, j;
+	int nparts = 0, keep = m->keep, a, end, step, j, esc = isupper(m->letter);
 	char tmp[3];
 
-	if (vlen > MACRO_MAX)
-		return -1;
+	if (vlen > MACRO_MAX) {
+		b->err = 1;
+		return;
+	}
 	start[nparts++] = 0;
 	for (i = 0; i < vlen; i++)
 		if (strchr(delim, v[i]))
@@ -2818,102 +2938,124 @@ spf_transform(const char *v, int keep, int rev, const char *delim, int esc,
 	if (keep > nparts)
 		keep = nparts;
 	/* reversed, the rightmost keep parts are the leftmost of v */
-	a = rev ? keep - 1 : nparts - keep;
-	b = rev ? -1 : nparts;
-	step = rev ? -1 : 1;
-	for (j = a; j != b; j += step) {
-		if (j != a && put(out, size, len, ".", 1))
-			return -1;
+	a = m->rev ? keep - 1 : nparts - keep;
+	end = m->rev ? -1 : nparts;
+	step = m->rev ? -1 : 1;
+	for (j = a; j != end && !b->err; j += step) {
+		if (j != a)
+			buf_put(b, ".", 1);
 		from = start[j];
 		to = start[j + 1] - 1;
 		for (k = from; k < to; k++) {
 			unsigned char ch = v[k];
 
 			if (!esc || isalnum(ch) || strchr("-._~", ch)) {
-				if (put(out, size, len, v + k, 1))
-					return -1;
+				buf_put(b, v + k, 1);
 				continue;
 			}
 			tmp[0] = '%';
 			tmp[1] = hex[ch >> 4];
 			tmp[2] = hex[ch & 15];
-			if (put(out, size, len, tmp, 3))
-				return -1;
+			buf_put(b, tmp, 3);
 		}
 	}
-	return 0;
 }
 
 /*
- * Expand a macro-string (RFC 7208 7) for the current domain, into out.
- * With c NULL only the syntax is checked: returns 1 when the string ends
- * in a macro-expand (for the domain-end rule), 0 when not, -1 on error.
- * Otherwise returns the length, -1 for a syntax error, -2 for an
- * expansion that does not fit.  exp allows c, r, t and spaces (7.2, 6.2).
- *
- *   %{ir.}.%{v}._spf.%{d2}
- *   ^ ^^^ ^
- *   | ||| literal
- *   | ||delimiters
- *   | |transformers (digits, r)
- *   | letter
- *   macro-expand
+ * The piece of a macro-string at *sp (before e) into m, and *sp past it:
+ * a byte, an escape or a macro-expand (RFC 7208 7.1); MACRO_BAD when the
+ * grammar is broken.  exp: an explanation's, with spaces and c, r, t.
  */
 static int
-spf_macro(Check *c, const char *s, size_t n, const char *domain, int exp,
-          char *out, size_t size)
+spf_piece(const char **sp, const char *e, int exp, Piece *m)
 {
-	const char *e = s + n, *letters = exp ? "slodiphvcrt" : "slodiphv";
-	char delim[8], val[MACRO_MAX + 1];
-	size_t len = 0, dn;
-	int tail = 0, keep, rev, letter, nd;
-	long digits;
+	const char *s = *sp;
+	size_t dn = 0;
+	long digits = 0;
+	int nd;
 
-	for (; s < e; s++) {
-		tail = 0;
-		if (*s != '%') {
-			if ((*s < 0x21 && !(exp && *s == ' ')) || *s > 0x7e)
-				return -1;
-			if (c && put(out, size, &len, s, 1))
-				return -2;
-			continue;
-		}
-		tail = 1;
-		if (++s == e)
-			return -1;
-		if (*s == '%' || *s == '_' || *s == '-') {
-			if (c && put(out, size, &len, *s == '%' ? "%" : *s == '_' ? " " : "%20",
-			              *s == '-' ? 3 : 1))
-				return -2;
-			continue;
-		}
-		if (*s != '{' || ++s == e || !*s || !strchr(letters, tolower((unsigned char)*s)))
-			return -1;
-		letter = *s++;
-		for (nd = 0, digits = 0; s < e && isdigit((unsigned char)*s); s++, nd++)
-			digits = MIN(digits * 10 + *s - '0', 1000);
-		if (nd && !digits)
-			return -1;	/* 7.3: a DIGIT transformer is nonzero */
-		keep = digits ? (int)digits : INT_MAX;
-		if ((rev = s < e && (*s == 'r' || *s == 'R')))
-			s++;
-		for (dn = 0; s < e && *s && strchr(".-+,/_=", *s); s++)
-			if (dn < sizeof(delim) - 1 && !memchr(delim, *s, dn))
-				delim[dn++] = *s;
-		delim[dn] = '\0';
-		if (s == e || *s != '}')
-			return -1;
-		if (!c)
-			continue;
-		if (spf_letter(c, tolower(letter), domain, val, sizeof(val)) ||
-		    spf_transform(val, keep, rev, dn ? delim : ".", isupper(letter),
-		                  out, size, &len))
-			return -2;
+	m->lit = s;
+	m->litlen = 1;
+	if (!(m->pct = *s == '%')) {
+		*sp = s + 1;
+		return (*s < 0x21 && !(exp && *s == ' ')) || *s > 0x7e ? MACRO_BAD : MACRO_OK;
 	}
-	if (!c)
-		return tail;
-	out[len] = '\0';
-	return len;
+	if (++s == e)
+		return MACRO_BAD;
+	if (*s == '%' || *s == '_' || *s == '-') {
+		m->lit = *s == '%' ? "%" : *s == '_' ? " " : "%20";
+		m->litlen = *s == '-' ? 3 : 1;
+		*sp = s + 1;
+		return MACRO_OK;
+	}
+	if (*s != '{' || ++s == e || !*s ||
+	    !strchr(exp ? "slodiphvcrt" : "slodiphv", tolower((unsigned char)*s)))
+		return MACRO_BAD;
+	m->litlen = 0;
+	m->letter = *s++;
+	for (nd = 0; s < e && isdigit((unsigned char)*s); s++, nd++)
+		digits = MIN(digits * 10 + *s - '0', 1000);
+	if (nd && !digits)
+		return MACRO_BAD;	/* 7.3: a DIGIT transformer is nonzero */
+	m->keep = digits ? (int)digits : INT_MAX;
+	if ((m->rev = s < e && (*s == 'r' || *s == 'R')))
+		s++;
+	for (; s < e && *s && strchr(".-+,/_=", *s); s++)
+		if (dn < sizeof(m->delim) - 1 && !memchr(m->delim, *s, dn))
+			m->delim[dn++] = *s;
+	m->delim[dn] = '\0';
+	if (s == e || *s != '}')
+		return MACRO_BAD;
+	*sp = s + 1;
+	return MACRO_OK;
+}
+
+/*
+ * The syntax of the macro-string s (n bytes), RFC 7208 7.1: MACRO_BAD,
+ * MACRO_TAIL when it ends in a '%' piece (a domain-spec needs no
+ * toplabel then), else MACRO_OK.
+ */
+static int
+spf_macro_check(const char *s, size_t n, int exp)
+{
+	const char *e = s + n;
+	Piece m;
+	int tail = MACRO_OK;
+
+	while (s < e) {
+		if (spf_piece(&s, e, exp, &m) == MACRO_BAD)
+			return MACRO_BAD;
+		tail = m.pct ? MACRO_TAIL : MACRO_OK;
+	}
+	return tail;
+}
+
+/*
+ * The macro-string s (n bytes) expanded for domain into expand[]: its
+ * length, or MACRO_BAD (the grammar is broken) or MACRO_FULL (it does not
+ * fit).  exp: an explanation's.  It stops at the first failure: a later
+ * %{p} would cost lookups for nothing.
+ */
+static int
+spf_expand(Check *c, const char *s, size_t n, const char *domain, int exp)
+{
+	char val[MACRO_MAX + 1];
+	const char *e = s + n;
+	Buf b = { expand, sizeof(expand), 0, 0 };
+	Piece m;
+
+	while (s < e && !b.err) {
+		if (spf_piece(&s, e, exp, &m) == MACRO_BAD)
+			return MACRO_BAD;
+		if (m.litlen)
+			buf_put(&b, m.lit, m.litlen);
+		else if (spf_letter(c, tolower(m.letter), domain, val, sizeof(val)))
+			b.err = 1;
+		else
+			spf_transform(val, &m, &b);
+	}
+	expand[b.len] = '\0';
+	return b.err ? MACRO_FULL : (int)b.len;
 }
 
 /* The value of one macro letter (RFC 7208 7.3); -1 if it does not fit. */
@@ -2974,7 +3116,7 @@ spf_target(Check *c, const char *arg, size_t arglen, const char *domain, char *o
 		join(out, DOMAIN_MAX + 2, domain, (char *)NULL);
 		return 0;
 	}
-	if ((n = spf_macro(c, arg, arglen, domain, 0, expand, sizeof(expand))) < 0) {
+	if ((n = spf_expand(c, arg, arglen, domain, 0)) < 0) {
 		snprintf(c->why, sizeof(c->why), "Macro expansion failed: %.*s",
 		         (int)MIN(arglen, 100), arg);
 		return -1;
@@ -3259,7 +3401,7 @@ spf_explain(Check *c, const char *arg, size_t arglen, const char *domain)
 	memcpy(why, c->why, sizeof(why));	/* a failed exp= is no error */
 	if (spf_target(c, arg, arglen, domain, target) ||
 	    dns_lookup(c->deadline, target, T_TXT, &a) != D_OK || a.n != 1 ||
-	    (n = spf_macro(c, a.s[0], a.len[0], domain, 1, expand, sizeof(expand))) < 0) {
+	    (n = spf_expand(c, a.s[0], a.len[0], domain, 1)) < 0) {
 		memcpy(c->why, why, sizeof(why));
 		return;
 	}
@@ -4199,16 +4341,6 @@ net_match(const NetList *l, const Addr *a, int debug)
 
 /* policy */
 
-/* n fill bytes to out (size bytes) at *len; -1 when they do not fit. */
-static int
-pol_pad(char *out, size_t size, size_t *len, char fill, size_t n)
-{
-	if (n >= size - *len)
-		return -1;
-	memset(out + *len, fill, n);
-	*len += n;
-	return 0;
-}
 
 /*
  * A compiled template with the values of its fields (by enum TmplField)
@@ -4219,22 +4351,22 @@ static int
 pol_format(const Tmpl *t, const char *const *vals, char *out, size_t size)
 {
 	const TmplPart *f;
-	size_t len = 0, vlen, pad;
-	int r = 0;
+	Buf b = { out, size, 0, 0 };
+	size_t vlen, pad;
 
-	for (f = t->part; f < t->part + t->n && !r; f++) {
+	for (f = t->part; f < t->part + t->n && !b.err; f++) {
 		if (f->lit) {
-			r = put(out, size, &len, f->lit, f->len);
+			buf_put(&b, f->lit, f->len);
 			continue;
 		}
 		vlen = MIN(strlen(vals[f->field]), f->prec);
 		pad = f->width > vlen ? f->width - vlen : 0;
-		r = pol_pad(out, size, &len, f->fill, f->align == '>' ? pad : f->align == '^' ? pad / 2 : 0) ||
-		    put(out, size, &len, vals[f->field], vlen) ||
-		    pol_pad(out, size, &len, f->fill, f->align == '<' ? pad : f->align == '^' ? pad - pad / 2 : 0);
+		buf_fill(&b, f->fill, f->align == '>' ? pad : f->align == '^' ? pad / 2 : 0);
+		buf_put(&b, vals[f->field], vlen);
+		buf_fill(&b, f->fill, f->align == '<' ? pad : f->align == '^' ? pad - pad / 2 : 0);
 	}
-	out[len] = '\0';
-	return r ? -1 : 0;
+	out[b.len] = '\0';
+	return b.err ? -1 : 0;
 }
 
 /* The reason pyspf gives for a result: pypolicyd-spf's {spf} and comments. */

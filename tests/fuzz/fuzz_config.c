@@ -117,6 +117,17 @@ want_line(const char *s, size_t len, int clean, void *arg)
 	w->dirty = 0;
 }
 
+/* n bytes of s to out at *len, when they fit with a NUL after them */
+static int
+ref_put(char *out, size_t size, size_t *len, const char *s, size_t n)
+{
+	if (n >= size - *len)
+		return -1;
+	memcpy(out + *len, s, n);
+	*len += n;
+	return 0;
+}
+
 /*
  * The model of a template: str.format() read at each use, as spfpolicy
  * did before templates were compiled at loading.
@@ -149,12 +160,12 @@ ref_spec(const char *spec, const char *e, const char *v, char *out, size_t size,
 	vlen = MIN(vlen, prec);
 	pad = width > vlen ? width - vlen : 0;
 	for (i = 0; i < (align == '>' ? pad : align == '^' ? pad / 2 : 0); i++)
-		if (put(out, size, len, &fill, 1))
+		if (ref_put(out, size, len, &fill, 1))
 			return -1;
-	if (put(out, size, len, v, vlen))
+	if (ref_put(out, size, len, v, vlen))
 		return -1;
 	for (i = 0; i < (align == '<' ? pad : align == '^' ? pad - pad / 2 : 0); i++)
-		if (put(out, size, len, &fill, 1))
+		if (ref_put(out, size, len, &fill, 1))
 			return -1;
 	return 0;
 }
@@ -168,14 +179,14 @@ ref_format(const char *tmpl, const char *const *names, const char *const *vals,
 
 	for (p = tmpl; *p; p++) {
 		if ((*p == '{' && p[1] == '{') || (*p == '}' && p[1] == '}')) {
-			if (put(out, size, &len, p++, 1))
+			if (ref_put(out, size, &len, p++, 1))
 				return -1;
 			continue;
 		}
 		if (*p == '}')
 			return -1;
 		if (*p != '{') {
-			if (put(out, size, &len, p, 1))
+			if (ref_put(out, size, &len, p, 1))
 				return -1;
 			continue;
 		}

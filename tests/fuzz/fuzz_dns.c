@@ -141,7 +141,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static Answer a;
 	char name[DNS_NAME_MAX + 1];
 	size_t t, s;
-	int off = 12, n;
+	Unpack u = { .p = data, .len = size > INT_MAX ? INT_MAX : (int)size, .off = 12 };
+	int n;
 
 	if (size > FZ_PKT_MAX)
 		return 0;
@@ -150,7 +151,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_reset();
 	/* the question's name, when it has a usable one */
 	snprintf(name, sizeof(name), "example.com");
-	if (size >= 12 && dns_name(data, size, &off, name) < 1)
+	if (size >= 12 && unpack_name(&u, name) < 1)
 		snprintf(name, sizeof(name), "example.com");
 	for (t = 0; t < LEN(types); t++) {
 		for (s = 0; s < LEN(statuses); s++) {

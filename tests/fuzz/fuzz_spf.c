@@ -12,8 +12,8 @@
  *   line 3   the sender's local part (default "user")
  *
  * spf_check() runs for MAIL FROM from an IPv4 and an IPv6 client and for
- * the HELO identity; spf_macro() runs on line 0 in both of its modes and
- * both of its syntaxes (domain-spec and explanation).
+ * the HELO identity; spf_macro_check() and spf_expand() run on line 0 in
+ * both syntaxes (domain-spec and explanation).
  *
  * Checks beyond the sanitizers: results are in range; an explanation
  * holds no control character; the syntax check and the expansion agree
@@ -181,7 +181,6 @@ check(const Conf *cf, const char *ipstr, const char *sender, int ident)
 static void
 macros(const char *local, const char *s, size_t n)
 {
-	static char out[MACRO_MAX + 1];
 	static Check c;
 	int exp, v, e;
 
@@ -195,21 +194,22 @@ macros(const char *local, const char *s, size_t n)
 	for (exp = 0; exp <= 1; exp++) {
 		qno = 0;
 		arena_reset();
-		memset(out, 0, sizeof(out));
-		v = spf_macro(NULL, s, n, NULL, exp, NULL, 0);
-		e = spf_macro(&c, s, n, "d.test", exp, out, sizeof(out));
+		memset(expand, 0, sizeof(expand));
+		v = spf_macro_check(s, n, exp);
+		e = spf_expand(&c, s, n, "d.test", exp);
 		/*
 		 * A syntax error is one for both; an expansion may stop
-		 * earlier when the output is full (-2), and for no other
-		 * reason here: every value fits.
+		 * earlier when the output is full, and for no other reason
+		 * here: every value fits.
 		 */
-		if (v < -1 || v > 1 || (v == -1 && e >= 0) || (v >= 0 && e == -1) ||
-		    (e == -2 && strnlen(out, sizeof(out)) < sizeof(out) - 3)) {
-			dprintf(2, "fuzz: spf_macro syntax check %d, expansion %d (%zu bytes out)\n",
-			        v, e, strnlen(out, sizeof(out)));
+		if ((v != MACRO_BAD && v != MACRO_OK && v != MACRO_TAIL) ||
+		    (v == MACRO_BAD && e != MACRO_BAD) || (v != MACRO_BAD && e == MACRO_BAD) ||
+		    (e == MACRO_FULL && strlen(expand) < sizeof(expand) - 3)) {
+			dprintf(2, "fuzz: spf_macro_check %d, spf_expand %d (%zu bytes out)\n",
+			        v, e, strnlen(expand, sizeof(expand)));
 			abort();
 		}
-		if (e >= 0 && (size_t)e != strlen(out))
+		if (e >= 0 && (size_t)e != strlen(expand))
 			abort();
 	}
 }
