@@ -506,9 +506,17 @@ static const char *conf_domains(Conf *, const char *);
 static int conf_tmplspec(const char *, const char *, TmplPart *);
 static int conf_tmplfield(const char **, int, int, TmplPart *);
 static int conf_tmplparse(const char *, int, int, TmplPart *);
-static void conf_tmpl(Conf *, const Key *, const char *);
+static int conf_tmpl(Conf *, const Key *, const char *, const char *);
 static void conf_builtin(void);
-static void conf_allow(Conf *, const char *, const char *);
+static int conf_allow(Conf *, const Key *, const char *, const char *);
+static int conf_true(const char *);
+static int conf_notno(const char *);
+static int conf_seed(const char *);
+static int conf_int(Conf *, const Key *, const char *, const char *);
+static int conf_str(Conf *, const Key *, const char *, const char *);
+static int conf_netlist(Conf *, const Key *, const char *, const char *);
+static int conf_domainlist(Conf *, const Key *, const char *, const char *);
+static int conf_peruser(Conf *, const Key *, const char *, const char *);
 static int conf_set(Conf *, const Key *, const char *, const char *);
 static int conf_line(Conf *, char *, const char *);
 static int conf_read(const char *, Conf *);
@@ -3824,6 +3832,28 @@ conf_htype(const char *v)
 	return strcmp(v, "None") ? H_SPF : H_NONE;
 }
 
+/* K_TRUE: on when exactly "True", as pypolicyd-spf tests it */
+static int
+conf_true(const char *v)
+{
+	return !strcmp(v, "True");
+}
+
+/* K_NOTNO: on unless exactly "No" */
+static int
+conf_notno(const char *v)
+{
+	return strcmp(v, "No") != 0;
+}
+
+/* K_SEED: deprecated, any value: a warning per request */
+static int
+conf_seed(const char *v)
+{
+	(void)v;
+	return 1;
+}
+
 /*
  * Compile a network list into l: the entries up to the first that is no
  * network, and that one (which -t and each request log).
@@ -3962,22 +3992,24 @@ conf_tmplparse(const char *v, int lo, int hi, TmplPart *part)
  * A template into the Tmpl at k's field of cf.  One that does not
  * compile leaves the default in force, and t->bad for -t to name.
  */
-static void
-conf_tmpl(Conf *cf, const Key *k, const char *v)
+static int
+conf_tmpl(Conf *cf, const Key *k, const char *v, const char *path)
 {
 	Tmpl *t = (Tmpl *)((char *)cf + k->off);
 	TmplPart *part;
 	int n;
 
+	(void)path;
 	if ((n = conf_tmplparse(v, k->min, k->max, NULL)) < 0 ||
 	    !(part = conf_alloc(cf, (n + 1) * sizeof(*part)))) {	/* + 1: never 0 bytes */
 		*t = *(const Tmpl *)((const char *)&builtin + k->off);
 		t->bad = v;
-		return;
+		return 0;	/* -t names it */
 	}
 	t->part = part;
 	t->n = conf_tmplparse(v, k->min, k->max, part);
 	t->bad = NULL;
+	return 0;
 }
 
 /* The templates' defaults, compiled once: what a template falls back to. */
@@ -3989,80 +4021,121 @@ conf_builtin(void)
 	for (i = 0; i < LEN(keys); i++) {
 		if (keys[i].type != K_TMPL)
 			continue;
-		conf_tmpl(&builtin, &keys[i], keys[i].def);
+		conf_tmpl(&builtin, &keys[i], keys[i].def, "config.def.h");
 		if (((const Tmpl *)((const char *)&builtin + keys[i].off))->bad)
 			die("config.def.h: the default of %s does not compile", keys[i].name);
 	}
 }
 
 /* Listen_Allow, ours: blanks separate entries too; unset, it is loopback. */
-static void
-conf_allow(Conf *cf, const char *key, const char *v)
+static int
+conf_allow(Conf *cf, const Key *k, const char *v, const char *path)
 {
 	char buf[CONF_LINE_MAX];
 
+	(void)path;
 	cf->listen_allow_set = *v != '\0';
-	conf_nets(cf, &cf->listen_allow, key, conf_strdup(cf, net_commas(*v ? v : listen_loopback,
-	                                                                 buf, sizeof(buf))));
+	conf_nets(cf, &cf->listen_allow, k->name, conf_strdup(cf, net_commas(*v ? v : listen_loopback,
+	                                                                     buf, sizeof(buf))));
+	return 0;
 }
 
-/* Compile one key's value into cf; returns the number of problems (logged). */
+/* K_INT: a decimal in the key's range; 1: a problem, the value kept */
+static int
+conf_int(Conf *cf, const Key *k, const char *v, const char *path)
+{
+	int *f = (int *)((char *)cf + k->off);
+	long n;
+
+	if (num(v, k->min, k->max, &n)) {
+		logmsg(LOG_ERR, "ERROR: %s = \"%s\" in file \"%s\": not an integer in %ld..%ld, "
+		       "keeping %d", k->name, v, path, k->min, k->max, *f);
+		return 1;
+	}
+	*f = n;
+	return 0;
+}
+
+/* K_STR: the text */
+static int
+conf_str(Conf *cf, const Key *k, const char *v, const char *path)
+{
+	(void)path;
+	*(const char **)((char *)cf + k->off) = v;
+	return 0;
+}
+
+/* K_NETS */
+static int
+conf_netlist(Conf *cf, const Key *k, const char *v, const char *path)
+{
+	(void)path;
+	conf_nets(cf, (NetList *)((char *)cf + k->off), k->name, v);
+	return 0;
+}
+
+/* K_DOMAINS */
+static int
+conf_domainlist(Conf *cf, const Key *k, const char *v, const char *path)
+{
+	(void)path;
+	*(const char **)((char *)cf + k->off) = conf_domains(cf, v);
+	return 0;
+}
+
+/* K_PERUSER: "text,<path>" names a file; anything else is kept to be logged */
+static int
+conf_peruser(Conf *cf, const Key *k, const char *v, const char *path)
+{
+	(void)k;
+	(void)path;
+	cf->per_user = v;
+	cf->per_user_path = strncmp(v, "text,", 5) || strchr(v + 5, ',') ? NULL : v + 5;
+	return 0;
+}
+
+/*
+ * What each enum KeyType does with a value: a new type is a line here.
+ * The text of an owned value is kept (copied off the line, unless it is
+ * the default or a Per_User line's, which live as long as the Conf).
+ */
+typedef struct {
+	int owns;			/* the Conf keeps the value's text */
+	int (*toint)(const char *);	/* an int field: the value read */
+	int (*set)(Conf *, const Key *, const char *, const char *);	/* else */
+} KeyRule;
+
+static const KeyRule keyrules[NUM_KEYTYPES] = {
+	[K_INT]     = { 0, NULL,        conf_int },
+	[K_BOOL]    = { 0, conf_bool,   NULL },
+	[K_TRUE]    = { 0, conf_true,   NULL },
+	[K_NOTNO]   = { 0, conf_notno,  NULL },
+	[K_POLICY]  = { 0, conf_policy, NULL },
+	[K_HTYPE]   = { 0, conf_htype,  NULL },
+	[K_STR]     = { 1, NULL,        conf_str },
+	[K_TMPL]    = { 1, NULL,        conf_tmpl },
+	[K_NETS]    = { 1, NULL,        conf_netlist },
+	[K_ALLOW]   = { 1, NULL,        conf_allow },
+	[K_DOMAINS] = { 1, NULL,        conf_domainlist },
+	[K_PERUSER] = { 1, NULL,        conf_peruser },
+	[K_SEED]    = { 0, conf_seed,   NULL },
+	[K_IGNORED] = { 0, NULL,        NULL },
+};
+
+/*
+ * v as the value of k in cf, read from path: 1 when it is a problem (the
+ * value in force stays).  What a type does is in keyrules[].
+ */
 static int
 conf_set(Conf *cf, const Key *k, const char *v, const char *path)
 {
-	void *f = (char *)cf + k->off;
-	long n;
+	const KeyRule *t = &keyrules[k->type];
 
-	if (k->type >= K_STR && k->type <= K_PERUSER && !cf->overlay && v != k->def)
+	if (t->owns && !cf->overlay && v != k->def)
 		v = conf_strdup(cf, v);	/* the line goes */
-	switch (k->type) {
-	case K_INT:
-		if (num(v, k->min, k->max, &n)) {
-			logmsg(LOG_ERR, "ERROR: %s = \"%s\" in file \"%s\": not an integer in %ld..%ld, "
-			       "keeping %d", k->name, v, path, k->min, k->max, *(int *)f);
-			return 1;
-		}
-		*(int *)f = n;
-		break;
-	case K_BOOL:
-		*(int *)f = conf_bool(v);
-		break;
-	case K_TRUE:
-		*(int *)f = !strcmp(v, "True");
-		break;
-	case K_NOTNO:
-		*(int *)f = strcmp(v, "No") != 0;
-		break;
-	case K_POLICY:
-		*(int *)f = conf_policy(v);
-		break;
-	case K_HTYPE:
-		*(int *)f = conf_htype(v);
-		break;
-	case K_STR:
-		*(const char **)f = v;
-		break;
-	case K_TMPL:
-		conf_tmpl(cf, k, v);
-		break;
-	case K_NETS:
-		conf_nets(cf, f, k->name, v);
-		break;
-	case K_ALLOW:
-		conf_allow(cf, k->name, v);
-		break;
-	case K_DOMAINS:
-		*(const char **)f = conf_domains(cf, v);
-		break;
-	case K_PERUSER:
-		cf->per_user = v;
-		cf->per_user_path = strncmp(v, "text,", 5) || strchr(v + 5, ',') ? NULL : v + 5;
-		break;
-	case K_SEED:	/* deprecated: no effect but a warning per request */
-		*(int *)f = 1;
-		break;
-	}
-	return 0;
+	if (t->toint)
+		*(int *)((char *)cf + k->off) = t->toint(v);
+	return t->set ? t->set(cf, k, v, path) : 0;
 }
 
 /*
