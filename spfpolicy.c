@@ -107,6 +107,13 @@
 #include "config.h"
 #include "idna.h"	/* Unicode tables of idn_ascii(): tests/idn/mktab.py */
 
+enum {	/* exit statuses, as spfpolicy.8 lists them; -q adds the result's, 0 to 6 */
+	EXIT_PROBLEMS = 1,	/* -t: the configuration has a problem */
+	EXIT_USAGE = 64,	/* sysexits.h's: a usage error, -q's ip no address */
+	EXIT_INTERNAL = 70,	/* EX_SOFTWARE: no resolver, output not written */
+	EXIT_FATAL = 111	/* a fatal error at start-up, logged */
+};
+
 enum DnsStatus {	/* how a lookup ended */
 	D_OK,		/* records of the asked type */
 	D_NXDOMAIN,	/* RCODE 3 */
@@ -189,13 +196,19 @@ typedef struct CacheEntry {	/* a DNS answer kept for its TTL, as it came */
 	unsigned char pkt[DNS_CACHE_PKT];
 } CacheEntry;
 
+enum QState {	/* Query.done */
+	Q_AGAIN = -1,	/* dns_parse() asked again, for the CNAME's target */
+	Q_WAITING,	/* in flight */
+	Q_DONE		/* its Answer is set */
+};
+
 typedef struct {	/* one query in flight */
 	Answer *ans;
 	const char *asked;	/* the name as given, before CNAMEs */
 	long long sent;		/* ms: -v shows how long it took */
 	char name[DNS_NAME_MAX + 1];
 	int hops;		/* CNAME re-queries made */
-	int done;
+	int done;		/* enum QState */
 	int cancel;		/* still in flight when dns_wait() stopped waiting */
 	long long deadline;	/* no query is sent after it */
 	int edns;		/* the question carries an OPT RR */
@@ -252,9 +265,12 @@ typedef struct {	/* a record, parsed: what both the syntax check and the evaluat
 	int hasall;
 } Record;
 
+enum { PTR_FAILED = -1, PTR_VOID = -2 };	/* Ptrs.n: the PTR lookup failed, was void */
+enum { R_NOTYET = -1 };	/* spf_record(), spf_parse(), spf_eval(): no result yet, go on */
+
 typedef struct {	/* the client's validated PTR names, RFC 7208 5.5 */
 	int done;		/* n and name[] are set */
-	int n;			/* -1: the PTR lookup failed, -2: it was void */
+	int n;			/* or PTR_FAILED, PTR_VOID */
 	char name[MAX_PTR_NAMES][DNS_NAME_MAX + 1];
 } Ptrs;
 
@@ -874,7 +890,7 @@ die(const char *fmt, ...)
 	if (log_tagged)	/* a listener that cannot start: on its stderr, whatever syslog took */
 		log_stderr = 1;
 	logmsg(LOG_ERR, "%s", buf);
-	exit(111);
+	exit(EXIT_FATAL);
 }
 
 static long long
@@ -1706,7 +1722,7 @@ static void
 dns_send(Query *q)
 {
 	if (now_ms() >= q->deadline) {
-		q->done = 1;
+		q->done = Q_DONE;
 		q->ans->status = D_TEMP;
 		q->ans->err = "exceeded max query lookup time";
 		return;
@@ -1792,7 +1808,7 @@ dns_parse(Query *q, const unsigned char *p, int plen)
 	} else if (q->hops < max_cnames) {
 		strcpy(q->name, cur);	/* only the alias came: follow it */
 		q->hops++;
-		q->done = -1;	/* before: the callback may run right away */
+		q->done = Q_AGAIN;	/* before: the callback may run right away */
 		dns_send(q);
 	} else {
 		a->err = "CNAME chain too long";
@@ -1809,7 +1825,7 @@ dns_parse(Query *q, const unsigned char *p, int plen)
 static void
 dns_deliver(Query *q, int status, const unsigned char *abuf, int alen, CacheEntry *e)
 {
-	q->done = 1;
+	q->done = Q_DONE;
 	q->ans->n = 0;
 	q->ans->ms = now_ms() - q->sent;
 	q->ans->entry = e;
@@ -1817,8 +1833,8 @@ dns_deliver(Query *q, int status, const unsigned char *abuf, int alen, CacheEntr
 	switch (status) {
 	case ARES_SUCCESS:
 		dns_parse(q, abuf, alen);
-		if (q->done == -1)	/* asked again */
-			q->done = 0;
+		if (q->done == Q_AGAIN)
+			q->done = Q_WAITING;
 		return;
 	case ARES_ENODATA:
 		q->ans->status = D_NODATA;
@@ -1865,7 +1881,7 @@ dns_enough(const Enough *w, const Query *q)
 	const Answer *a = q->ans;
 	int i;
 
-	if (!w || q->done != 1 || a->status != D_OK ||
+	if (!w || q->done != Q_DONE || a->status != D_OK ||
 	    (w->domain && !spf_subdomain(q->asked, w->domain)))
 		return 0;
 	for (i = 0; i < a->n; i++)
@@ -1890,7 +1906,7 @@ dns_wait(Query *q, int n, long long deadline, const Enough *w)
 	for (;;) {
 		for (busy = 0, i = 0; i < n; i++) {
 			stop |= dns_enough(w, &q[i]);
-			busy |= !q[i].done;
+			busy |= q[i].done == Q_WAITING;
 		}
 		if (!busy || stop || (left = deadline - now_ms()) <= 0)
 			break;
@@ -1915,13 +1931,13 @@ dns_wait(Query *q, int n, long long deadline, const Enough *w)
 	if (!busy)
 		return;
 	for (i = 0; i < n; i++)
-		q[i].cancel = !q[i].done;
+		q[i].cancel = q[i].done == Q_WAITING;
 	if (channel)	/* none in the fuzzers, whose queries answer at once */
 		ares_cancel(channel);	/* their callbacks run now, while q is still there */
 	for (i = 0; i < n; i++) {
 		if (!q[i].cancel)
 			continue;
-		q[i].done = 1;
+		q[i].done = Q_DONE;
 		q[i].ans->ms = now_ms() - q[i].sent;
 		q[i].ans->status = D_TEMP;
 		q[i].ans->err = stop ? "not waited for: another answer matched" :
@@ -1956,7 +1972,7 @@ dns_lookup_many(long long deadline, char **names, int n, int type, Answer *ans, 
 		q[i].ans = &ans[i];
 		q[i].asked = names[i];
 		q[i].hops = q[i].cancel = q[i].tries = q[i].tcp = 0;
-		q[i].done = 1;
+		q[i].done = Q_DONE;
 		q[i].edns = 1;
 		q[i].deadline = deadline;
 		/* RFC 8616 4: a U-label (from a macro) is asked as its A-label */
@@ -1964,7 +1980,7 @@ dns_lookup_many(long long deadline, char **names, int n, int type, Answer *ans, 
 			ans[i].status = D_NXDOMAIN;
 			continue;
 		}
-		q[i].done = 0;
+		q[i].done = Q_WAITING;
 		q[i].sent = now_ms();
 		if (enough)	/* dns_wait ends it unasked */
 			continue;
@@ -3205,11 +3221,11 @@ spf_validate(long long deadline, const Addr *ip, const char *domain, Ptrs *p)
 	p->done = 1;
 	addr_text(ip, 'r', rev, sizeof(rev));
 	if (dns_lookup(deadline, rev, T_PTR, &ptr) == D_TEMP) {
-		p->n = -1;
+		p->n = PTR_FAILED;
 	} else if (ptr.status != D_OK) {
-		p->n = -2;
+		p->n = PTR_VOID;
 	} else if (!(addr = aalloc((n = MIN(ptr.n, MAX_PTR_NAMES)) * sizeof(*addr)))) {
-		p->n = -1;
+		p->n = PTR_FAILED;
 	} else {
 		temp = dns_lookup_many(deadline, ptr.s, n, ip->v6 ? T_AAAA : T_A, addr, domain ? &w : NULL);
 		for (p->n = i = 0; i < n; i++)	/* 5.5: lookup errors skip the name */
@@ -3361,7 +3377,7 @@ mech_ptr(Check *c, const Term *t, const char *target, int depth)
 	int i, n;
 
 	(void)t, (void)depth;
-	if ((n = spf_validate(c->deadline, &c->ip, target, &c->ptr)) == -2)
+	if ((n = spf_validate(c->deadline, &c->ip, target, &c->ptr)) == PTR_VOID)
 		return spf_void(c) ? ERR_PERM : NOMATCH;
 	for (i = 0; i < n; i++)
 		if (spf_subdomain(c->ptr.name[i], target))
@@ -3446,7 +3462,7 @@ spf_record(Check *c, const char *domain, int depth, const char **rec, size_t *le
 	if (*from && (*from)->rec) {	/* this answer's record was found and parsed */
 		*rec = rcache[(*from)->rec - 1].text;
 		*len = rcache[(*from)->rec - 1].len;
-		return -1;
+		return R_NOTYET;
 	}
 	for (i = 0; i < a.n; i++) {
 		if (!spf_is_record(a.s[i], a.len[i]))
@@ -3466,7 +3482,7 @@ spf_record(Check *c, const char *domain, int depth, const char **rec, size_t *le
 			return R_PERMERROR;
 		}
 	}
-	return -1;
+	return R_NOTYET;
 }
 
 /* The next space-separated token after *p in [*p, e); NULL at the end. */
@@ -3532,7 +3548,7 @@ spf_parse(Check *c, const char *s, size_t len, Record *r)
 		}
 		*slot = t - r->t;
 	}
-	return -1;
+	return R_NOTYET;
 }
 
 /*
@@ -3547,9 +3563,9 @@ spf_parsed(Check *c, const char *s, size_t len, CacheEntry *from, Record *r)
 	trace("record \"%.*s\"", (int)len, s);
 	if (from && from->rec) {
 		*r = rcache[from->rec - 1].rec;
-		return -1;
+		return R_NOTYET;
 	}
-	if ((res = spf_parse(c, s, len, r)) < 0 && from)
+	if ((res = spf_parse(c, s, len, r)) == R_NOTYET && from)
 		from->rec = spf_keep(s, len, r);
 	return res;
 }
@@ -3608,7 +3624,7 @@ spf_eval(Check *c, const Record *r, const char *domain, int depth)
 		if (m != NOMATCH)
 			return m == MATCH ? qual[t->qual] : m == ERR_TEMP ? R_TEMPERROR : R_PERMERROR;
 	}
-	return -1;
+	return R_NOTYET;
 }
 
 /* RFC 7208 6.1: no directive matched and there is no "all": the target's result. */
@@ -3647,8 +3663,9 @@ spf_check_host(Check *c, const char *domain, int depth, int wantexp)
 
 	trace("check_host %s", domain);
 	trace_depth++;
-	if ((r = spf_record(c, domain, depth, &s, &len, &from)) < 0 &&
-	    (r = spf_parsed(c, s, len, from, &rec)) < 0 && (r = spf_eval(c, &rec, domain, depth)) < 0) {
+	if ((r = spf_record(c, domain, depth, &s, &len, &from)) == R_NOTYET &&
+	    (r = spf_parsed(c, s, len, from, &rec)) == R_NOTYET &&
+	    (r = spf_eval(c, &rec, domain, depth)) == R_NOTYET) {
 		r = R_NEUTRAL;
 		if (rec.redirect >= 0 && !rec.hasall) {
 			r = spf_redirect(c, &rec.t[rec.redirect], domain, depth, wantexp);
@@ -5833,7 +5850,7 @@ lst_serve(const Conf *cf, int lfd, int cfd, const char *path, Slot *slot)
 	input.request_ms = cf->request_timeout * 1000;
 	close(lfd);
 	if (dup2(cfd, 0) < 0 || dup2(cfd, 1) < 0)
-		_exit(111);
+		_exit(EXIT_FATAL);
 	if (cfd > 1)
 		close(cfd);
 	input.idle_ms = cf->idle_timeout * 1000;
@@ -5843,7 +5860,7 @@ lst_serve(const Conf *cf, int lfd, int cfd, const char *path, Slot *slot)
 		setsockopt(1, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	}
 	if (dns_init(cf))
-		_exit(111);
+		_exit(EXIT_FATAL);
 	harden(1);
 	{	/* a client that waited while we made room has written already */
 		struct pollfd p = { .fd = 0, .events = POLLIN };
@@ -6093,7 +6110,7 @@ mode_query(const Conf *cf, const char *ipstr, const char *sender, const char *he
 
 	if (addr_parse(ipstr, &x->ip, 1)) {
 		logmsg(LOG_ERR, "not an IP address: %s", ipstr);
-		return 64;
+		return EXIT_USAGE;
 	}
 	arena_reset();
 	x->cf = cf;
@@ -6106,7 +6123,7 @@ mode_query(const Conf *cf, const char *ipstr, const char *sender, const char *he
 	trace("%s in %lld ms, %d DNS quer%s sent", result_name[id->r], now_ms() - t0, dns_sent,
 	      dns_sent == 1 ? "y" : "ies");
 	printf("%s\n%s\n%s\n", result_name[id->r], id->r == R_FAIL ? id->exp : "", id->header);
-	return fflush(stdout) ? 70 : status[id->r];
+	return fflush(stdout) ? EXIT_INTERNAL : status[id->r];
 }
 
 /*
@@ -6160,7 +6177,7 @@ mode_root(const Conf *cf, const Opts *o)
 	       "(Listen_User, -u); type a request, an empty line ends it", cf->listen_user);
 }
 
-/* The usage on fp, then exit: 0 for -h, 64 for a usage error. */
+/* The usage on fp, then exit: 0 for -h, EXIT_USAGE for a usage error. */
 static void
 usage(FILE *fp, int status)
 {
@@ -6180,11 +6197,11 @@ static int
 badusage(const char *ident, const char *msg)
 {
 	if ((log_stderr = isatty(2)))
-		usage(stderr, 64);
+		usage(stderr, EXIT_USAGE);
 	log_open(ident);
 	log_syslog = 1;
 	logmsg(LOG_ERR, "%s", msg);
-	return 64;
+	return EXIT_USAGE;
 }
 
 /* The options into o; returns 0, or the exit status of a usage error. */
@@ -6226,7 +6243,7 @@ options(int argc, char *argv[], Opts *o)
 		if (o->check && o->argc <= 1 && !o->query)
 			o->conffile = o->argc ? o->argv[0] : conf_default();
 		else if (o->check || o->argc != 3)
-			usage(stderr, 64);
+			usage(stderr, EXIT_USAGE);
 	} else {	/* under Postfix stderr is the socket; by hand, a terminal */
 		log_syslog = !(log_stderr && o->listen);	/* -d: stderr only */
 		log_stderr = !log_syslog || isatty(2);
@@ -6249,7 +6266,7 @@ mode_check(const Conf *cf, const Opts *o, int bad)
 		printf("%s: Listen_Allow is unset: only loopback clients may connect to %s\n",
 		       o->conffile, o->listen);
 	printf("%s: %d problem%s\n", o->conffile, bad, bad == 1 ? "" : "s");
-	return bad ? 1 : 0;
+	return bad ? EXIT_PROBLEMS : 0;
 }
 
 int
@@ -6282,7 +6299,7 @@ main(int argc, char *argv[])
 	if (!o.query)
 		mode_root(&config, &o);
 	if (dns_init(&config))
-		return 70;
+		return EXIT_INTERNAL;
 	if (o.query) {
 		harden(0);
 		return mode_query(&config, o.argv[0], o.argv[1], o.argv[2]);

@@ -87,7 +87,7 @@ wire(const char *name, const uint8_t *data, size_t size)
 		q.edns = size & 1;
 		fz_depth = 1;
 		dns_callback(&q, ARES_SUCCESS, (int)(size >> 1 & 3), (unsigned char *)data, size);
-		if (q.done != 1)
+		if (q.done != Q_DONE)
 			abort();
 		check_answer(&a);
 	}
@@ -158,7 +158,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			query(&q, &a, types[t], name);
 			fz_depth = 1;
 			dns_callback(&q, statuses[s], 0, (unsigned char *)data, size);
-			if (q.done != 1)
+			if (q.done != Q_DONE)
 				abort();
 			check_answer(&a);
 		}
