@@ -317,7 +317,7 @@ typedef struct {	/* one identity's evaluation, as the policy sees it */
 	char reason[EXP_MAX + 600];
 	char header[REPLY_MAX];
 	int nomail;
-} Ident;
+} Verdict;
 
 typedef struct {	/* the decision for a request */
 	int act;
@@ -335,7 +335,7 @@ typedef struct {	/* one request on its way to a reply */
 	const char *ipstr;	/* Prospective, else client_address */
 	Addr ip, raw;		/* the client: IPv4-mapped folded (RFC 7208 5), and as sent */
 	const char *sender, *helo, *rcpt;
-	Ident id[NUM_IDENTS];
+	Verdict id[NUM_IDENTS];
 	Outcome o;
 	char url[REPLY_MAX];	/* Explanation_URL, for Reason_Message */
 } Ctx;
@@ -549,7 +549,7 @@ static int net_match(const NetList *, const Addr *, int);
 static int pol_format(const Tmpl *, const char *const *, char *, size_t);
 static void pol_reason(int, const Check *, char *, size_t);
 static void pol_arvalue(const char *, char *, size_t);
-static void pol_header(const Ctx *, int, Ident *);
+static void pol_header(const Ctx *, int, Verdict *);
 static void pol_trace(Ctx *, const char *);
 static void pol_repr(const char *, char *, size_t);
 static int pol_cached(const char *);
@@ -564,7 +564,7 @@ static int pol_domain_listed(const Ctx *);
 static const char *pol_skipped(const Ctx *);
 static void pol_ident(Ctx *, int);
 static void pol_detail(const Ctx *, int);
-static int pol_nomail(const Conf *, const Ident *);
+static int pol_nomail(const Conf *, const Verdict *);
 static void outcome(Outcome *, int, const char *, int);
 static void pol_refuse(Ctx *, int);
 static void pol_decide(Ctx *);
@@ -4517,7 +4517,7 @@ pol_arvalue(const char *v, char *buf, size_t size)
  * with its trailing space, or Authentication-Results.
  */
 static void
-pol_header(const Ctx *x, int ident, Ident *id)
+pol_header(const Ctx *x, int ident, Verdict *id)
 {
 	char val[LINE_MAX_LEN * 2 + 3], lower[16], why[sizeof(id->reason) + 3];
 	const char *hsender = ident == I_HELO && !*x->sender ? "<>" : x->sender, *dom;
@@ -4681,7 +4681,7 @@ pol_action(const Conf *cf, int ident, const char *domain, int r, int *local)
 static void
 pol_message(Ctx *x, int ident, char *out, size_t size)
 {
-	const Ident *id = &x->id[ident];
+	const Verdict *id = &x->id[ident];
 	const char *scope = ident == I_HELO ? "helo" : "mfrom";
 	const char *identity = ident == I_HELO ? x->helo : x->sender;
 	const char *v[NUM_TFIELDS] = {
@@ -4784,7 +4784,7 @@ pol_ident(Ctx *x, int ident)
 	Check c;
 	char repr[EXP_MAX + 700];
 	const char *dom;
-	Ident *id = &x->id[ident];
+	Verdict *id = &x->id[ident];
 	int local;
 
 	spf_begin(&c, x->cf, &x->ip, x->cf->lookup_time);
@@ -4826,7 +4826,7 @@ pol_detail(const Ctx *x, int ident)
 
 /* A reject that No_Mail turns into a prepend: the record is not "v=spf1 -all". */
 static int
-pol_nomail(const Conf *cf, const Ident *id)
+pol_nomail(const Conf *cf, const Verdict *id)
 {
 	return id->act == A_REJECT && cf->no_mail && !id->nomail ? A_PREPEND : id->act;
 }
@@ -4843,7 +4843,7 @@ outcome(Outcome *o, int act, const char *text, int iserror)
 static void
 pol_refuse(Ctx *x, int ident)
 {
-	const Ident *id = &x->id[ident];
+	const Verdict *id = &x->id[ident];
 
 	pol_message(x, ident, x->o.text, sizeof(x->o.text));
 	x->o.act = id->act;
@@ -4899,7 +4899,7 @@ pol_decide(Ctx *x)
 static int
 pol_helo(Ctx *x, const char **header)
 {
-	Ident *h = &x->id[I_HELO];
+	Verdict *h = &x->id[I_HELO];
 	const char *hpr = x->cf->restriction[I_HELO];
 
 	h->r = R_NONE;
@@ -4929,7 +4929,7 @@ pol_helo(Ctx *x, const char **header)
 static void
 pol_identities(Ctx *x)
 {
-	const Ident *h = &x->id[I_HELO], *m = &x->id[I_MAILFROM];
+	const Verdict *h = &x->id[I_HELO], *m = &x->id[I_MAILFROM];
 	const char *header = "", *hpr = x->cf->restriction[I_HELO];
 	const char *mpr = x->cf->restriction[I_MAILFROM];
 	const int *policy = x->cf->policy;
@@ -6106,7 +6106,7 @@ mode_query(const Conf *cf, const char *ipstr, const char *sender, const char *he
 	};
 	long long t0 = now_ms();
 	Ctx *x = &ctx;
-	const Ident *id;
+	const Verdict *id;
 
 	if (addr_parse(ipstr, &x->ip, 1)) {
 		logmsg(LOG_ERR, "not an IP address: %s", ipstr);
