@@ -114,6 +114,13 @@ enum {	/* exit statuses, as spfpolicy.8 lists them; -q adds the result's, 0 to 6
 	EXIT_FATAL = 111	/* a fatal error at start-up, logged */
 };
 
+enum LogTo {	/* where log lines go (log_open) */
+	TO_STDERR = 1,	/* -q, -t, -d, or a terminal on stderr */
+	TO_SYSLOG = 2,	/* spawn and listener modes */
+	TO_TAGGED = 4	/* listener: stderr lines say ident[pid], and take what
+			   syslog could not (a container) */
+};
+
 enum DnsStatus {	/* how a lookup ended */
 	D_OK,		/* records of the asked type */
 	D_NXDOMAIN,	/* RCODE 3 */
@@ -376,14 +383,19 @@ typedef struct {	/* log lines of one kind this minute, and how many more */
 /* function declarations */
 static void logmsg(int, const char *, ...);
 static int log_send(int, const char *, va_list);
-static void log_open(const char *);
+static void log_open(const char *, int);
+static void log_child(void);
+static void trace_on(void);
+static int tracing(void);
+static void trace_indent(int);
 static void trace(const char *, ...);
 static void trace_line(char *);
 static void die(const char *, ...);
 static long long now_ms(void);
 static void harden(int);
 static void *aalloc(size_t);
-static void arena_reset(void);
+static size_t arena_mark(void);
+static void arena_release(size_t);
 static long long deadline_in(int);
 static char *astrndup(const char *, size_t);
 static int num(const char *, long, long, long *);
@@ -410,6 +422,7 @@ static int unpack_start(Unpack *, const unsigned char *, int, int *);
 static unsigned cache_ttl(const unsigned char *, int, int);
 static unsigned cache_hash(const char *);
 static CacheEntry *cache_get(const char *, int);
+static void cache_unparse(void);
 static CacheEntry *cache_put(const char *, int, int, const unsigned char *, int);
 
 static void dns_optval(const char *, const char *, int, int *);
@@ -436,6 +449,7 @@ static void dns_wait(Query *, int, long long, const Enough *);
 static int dns_lookup_many(long long, char **, int, int, Answer *, const Enough *);
 static void dns_trace(const char *, const Answer *);
 static int dns_lookup(long long, const char *, int, Answer *);
+static int dns_queries(void);
 
 static size_t idn_run(const uint16_t *, const uint16_t *, uint32_t);
 static unsigned idn_prop(uint32_t);
@@ -508,6 +522,7 @@ static int spf_redirect(Check *, const Term *, const char *, int, int);
 static int spf_check_host(Check *, const char *, int, int);
 static void spf_begin(Check *, const Conf *, const Addr *, int);
 static int spf_check(Check *, const char *, const char *, int);
+static void spf_flush(void);
 
 static int conf_bool(const char *);
 static int conf_getline(FILE *, char *, size_t);
@@ -539,6 +554,9 @@ static int conf_read(const char *, Conf *);
 static int conf_check(const Conf *);
 static void conf_host(Conf *);
 static int conf_load(const char *, Conf *);
+static const Conf *conf_defaults(void);
+static const char *conf_unreadable(void);
+static void conf_nameservers(const char *);
 
 static const char *net_parse(const char *, Addr *, int *);
 static const char *list_next(const char **, char *, size_t);
@@ -576,6 +594,9 @@ static void pol_answer(const Ctx *);
 static int pol_peruser(Ctx *, const Conf *);
 static void pol_userkeys(Conf *, char *, const char *);
 
+static int in_same(void);
+static void in_evicted(int);
+static void in_setup(Slot *, const Conf *);
 static int in_idle(void);
 static void in_state(int);
 static long in_line(char **);
@@ -584,7 +605,8 @@ static void in_lower(char *);
 static int in_request(const Conf *, Request *);
 
 static void pol_recipient(Request *, const Conf *);
-static void pol_request(Ctx *, const Conf *, const char *);
+static void pol_begin(Ctx *, Request *, const Conf *);
+static void pol_request(Ctx *, Request *, const Conf *, const char *);
 static int mode_spawn(const Conf *, const char *);
 
 static void lst_signal(int);
@@ -594,7 +616,6 @@ static int lst_loopback(const Conf *, const char *);
 static const char *lst_peer(const struct sockaddr_storage *, char *, size_t);
 static int lst_allowed(const Conf *, const struct sockaddr_storage *);
 static void lst_refused(const struct sockaddr_storage *);
-static int lst_same(void);
 static int lst_cap(Cap *, const char *);
 static int lst_rank(const Slot *, long long);
 static int lst_evict(const Conf *);
@@ -630,7 +651,6 @@ static struct {		/* /dev/urandom, read ahead, for query IDs (dns_id) */
 	size_t n;
 	unsigned char b[256];
 } idpool = { .fd = -1 };
-static int ns_override;		/* -n given: config reloads keep it */
 static CacheEntry dcache[DNS_CACHE_SIZE];
 static int dcache_next;
 
@@ -653,8 +673,6 @@ static unsigned short macro_parts[MACRO_MAX + 2];	/* every byte may be a delimit
 /* policy */
 static Conf config;		/* the file's, compiled; its values live with it */
 static Conf builtin;		/* its templates only: the defaults, compiled once */
-static Request request;
-static Ctx ctx;			/* the request on its way to a reply */
 static char userline[CONF_LINE_MAX];	/* the Per_User line in force points into it */
 static char replybuf[REPLY_MAX + 64];
 static struct {		/* per-instance answers, for later recipients */
@@ -675,6 +693,7 @@ static struct {		/* what comes from Postfix: spawn mode, or a listener's child *
 	int request_ms;		/* listener: a request's limit from its first byte */
 	long long start;	/* ms: the first byte of the request being read */
 	Slot *slot;		/* a listener child's own */
+	const char *inst;	/* the last request's instance, while none is read (in_same) */
 } input;
 static Slot *slots;		/* listener: MAX_CONN_LIMIT, shared with the children */
 static volatile sig_atomic_t got_evict;	/* a listener child: go, for a new client */
@@ -686,6 +705,7 @@ static struct {		/* listener: clients accepted while all slots were taken */
 	int n;
 } waiting;
 static const char *conf_unread;	/* conf_read(): why a file that is there was not read */
+static const char *ns_given;	/* -n: over Nameservers, at every load */
 static struct {		/* the unix socket file lst_bind() made: lst_unlink() */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	dev_t dev;
@@ -703,10 +723,7 @@ static struct {		/* log_send(): our syslog(3) */
 	time_t sec;		/* the second head is of */
 	char head[SYSLOG_MAX / 2];	/* "Mmm dd hh:mm:ss ident[pid]: " */
 } syslg = { .fd = -1 };
-static int log_stderr;		/* -q, -t, -d, or a terminal on stderr */
-static int log_syslog;		/* spawn and listener modes */
-static int log_tagged;		/* listener: stderr lines say ident[pid], and take
-				   what syslog could not (a container) */
+static int log_to;		/* enum LogTo */
 static int verbose;		/* -q -v: the evaluation as a tree on stderr */
 static int trace_depth;
 static int dns_sent;		/* -v: queries that went out */
@@ -772,16 +789,16 @@ logmsg(int prio, const char *fmt, ...)
 	va_list ap;
 	int sent = 0;
 
-	if (log_syslog) {
+	if (log_to & TO_SYSLOG) {
 		va_start(ap, fmt);
 		sent = !log_send(prio, fmt, ap);
 		va_end(ap);
 	}
-	if (log_stderr || (log_tagged && !sent)) {	/* one write a line: children share the stderr */
+	if ((log_to & TO_STDERR) || ((log_to & TO_TAGGED) && !sent)) {	/* one write a line: children share the stderr */
 		char buf[LOG_LINE_MAX];
 		int len = 0, k;
 
-		if (log_tagged)	/* the children's lines are told apart; a long argv[0] cut */
+		if (log_to & TO_TAGGED)	/* the children's lines are told apart; a long argv[0] cut */
 			len = snprintf(buf, sizeof(buf), "%.64s[%ld]: ", syslg.ident, (long)syslg.pid);
 		va_start(ap, fmt);
 		k = vsnprintf(buf + len, sizeof(buf) - len, fmt, ap);
@@ -839,11 +856,39 @@ log_send(int prio, const char *fmt, va_list ap)
 
 /* Syslog lines are from ident, with the process's id; a listener's child says it anew. */
 static void
-log_open(const char *ident)
+log_open(const char *ident, int to)
 {
 	syslg.ident = ident;
 	syslg.pid = getpid();
 	syslg.sec = 0;
+	log_to = to;
+}
+
+/* A new process (a listener's child): its own pid in its lines. */
+static void
+log_child(void)
+{
+	log_open(syslg.ident, log_to);
+}
+
+/* -v: the evaluation on stderr, as a tree (trace) */
+static void
+trace_on(void)
+{
+	verbose = 1;
+}
+
+static int
+tracing(void)
+{
+	return verbose;
+}
+
+/* The tree one level deeper (1), or back (-1). */
+static void
+trace_indent(int by)
+{
+	trace_depth += by;
 }
 
 /*
@@ -887,8 +932,8 @@ die(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	if (log_tagged)	/* a listener that cannot start: on its stderr, whatever syslog took */
-		log_stderr = 1;
+	if (log_to & TO_TAGGED)	/* a listener that cannot start: on its stderr, whatever syslog took */
+		log_to |= TO_STDERR;
 	logmsg(LOG_ERR, "%s", buf);
 	exit(EXIT_FATAL);
 }
@@ -934,23 +979,18 @@ aalloc(size_t n)
 	arena_used += n;
 	return p;
 }
-
-/*
- * The arena empty again: once per request, before anything is taken.
- * The parsed records go too when their pool filled up (spf_keep), and
- * the DNS cache entries forget theirs.
- */
-static void
-arena_reset(void)
+/* How much of the arena is taken: arena_release() gives back what came after. */
+static size_t
+arena_mark(void)
 {
-	int i;
+	return arena_used;
+}
 
-	arena_used = 0;
-	if (!rcache_full)
-		return;
-	rcache_n = rpool_used = rcache_full = 0;
-	for (i = 0; i < DNS_CACHE_SIZE; i++)
-		dcache[i].rec = 0;
+/* Back to mark: what was taken since goes (0: all, once per request). */
+static void
+arena_release(size_t mark)
+{
+	arena_used = mark;
 }
 
 /* The end of lookups given secs from now; 0 (no end: LOOKUP_FALLBACK_MS per query) for 0. */
@@ -1367,6 +1407,16 @@ cache_put(const char *name, int type, int status, const unsigned char *p, int pl
 	e->gen = ++dcache_gen;
 	e->rec = 0;
 	return e;
+}
+
+/* The parsed records are gone (spf_flush): no entry points to one. */
+static void
+cache_unparse(void)
+{
+	int i;
+
+	for (i = 0; i < DNS_CACHE_SIZE; i++)
+		dcache[i].rec = 0;
 }
 
 /* dns */
@@ -1997,7 +2047,7 @@ dns_lookup_many(long long deadline, char **names, int n, int type, Answer *ans, 
 		temp += ans[i].status == D_TEMP;
 		ans[i].tries = q[i].tries;
 		ans[i].tcp = q[i].tcp;
-		if (verbose)
+		if (tracing())
 			dns_trace(names[i], &ans[i]);
 	}
 	return temp;
@@ -2055,6 +2105,13 @@ dns_lookup(long long deadline, const char *name, int type, Answer *ans)
 
 	dns_lookup_many(deadline, &n, 1, type, ans, NULL);
 	return ans->status;
+}
+
+/* -q -v: how many queries went out */
+static int
+dns_queries(void)
+{
+	return dns_sent;
 }
 
 /* idn */
@@ -3616,11 +3673,11 @@ spf_eval(Check *c, const Record *r, const char *domain, int depth)
 		if (t->mech == M_MOD)
 			continue;
 		trace("%.*s", (int)t->len, t->tok);
-		trace_depth++;
+		trace_indent(1);
 		m = spf_mech(c, t, domain, depth);
 		trace("%s  [DNS terms %d/%d, void lookups %d/%d]", match_name[m],
 		      c->lookups, max_dns_terms, c->voids, c->void_limit);
-		trace_depth--;
+		trace_indent(-1);
 		if (m != NOMATCH)
 			return m == MATCH ? qual[t->qual] : m == ERR_TEMP ? R_TEMPERROR : R_PERMERROR;
 	}
@@ -3637,9 +3694,9 @@ spf_redirect(Check *c, const Term *t, const char *domain, int depth, int wantexp
 	trace("redirect=%.*s", (int)t->u.arg.len, t->tok + t->u.arg.off);
 	if (spf_count(c) || spf_target(c, t->tok + t->u.arg.off, t->u.arg.len, domain, target))
 		return R_PERMERROR;
-	trace_depth++;
+	trace_indent(1);
 	r = spf_check_host(c, target, depth + 1, wantexp);
-	trace_depth--;
+	trace_indent(-1);
 	if (r == R_NONE) {
 		snprintf(c->why, sizeof(c->why), "redirect domain has no SPF record: %s", target);
 		r = R_PERMERROR;
@@ -3654,7 +3711,7 @@ spf_redirect(Check *c, const Term *t, const char *domain, int depth, int wantexp
 static int
 spf_check_host(Check *c, const char *domain, int depth, int wantexp)
 {
-	size_t mark = arena_used, len = 0;
+	size_t mark = arena_mark(), len = 0;
 	const char *s = NULL;
 	const Term *t;
 	CacheEntry *from = NULL;
@@ -3662,7 +3719,7 @@ spf_check_host(Check *c, const char *domain, int depth, int wantexp)
 	int r;
 
 	trace("check_host %s", domain);
-	trace_depth++;
+	trace_indent(1);
 	if ((r = spf_record(c, domain, depth, &s, &len, &from)) == R_NOTYET &&
 	    (r = spf_parsed(c, s, len, from, &rec)) == R_NOTYET &&
 	    (r = spf_eval(c, &rec, domain, depth)) == R_NOTYET) {
@@ -3677,8 +3734,8 @@ spf_check_host(Check *c, const char *domain, int depth, int wantexp)
 		t = &rec.t[rec.exp];
 		spf_explain(c, t->tok + t->u.arg.off, t->u.arg.len, domain);
 	}
-	arena_used = mark;
-	trace_depth--;
+	arena_release(mark);
+	trace_indent(-1);
 	trace("= %s%s%s", result_name[r], *c->why && r >= R_TEMPERROR ? ": " : "",
 	      r >= R_TEMPERROR ? c->why : "");
 	return r;
@@ -3736,6 +3793,19 @@ spf_check(Check *c, const char *sender, const char *helo, int ident)
 	    *domain == '[')
 		return R_NONE;
 	return spf_check_host(c, domain, 0, 1);
+}
+
+/*
+ * Before a request: the parsed records go when their pool filled up
+ * (spf_keep), and the DNS cache entries forget theirs.
+ */
+static void
+spf_flush(void)
+{
+	if (!rcache_full)
+		return;
+	rcache_n = rpool_used = rcache_full = 0;
+	cache_unparse();
 }
 
 /* config */
@@ -4308,7 +4378,30 @@ conf_load(const char *path, Conf *cf)
 	bad = path ? conf_read(path, cf) : 0;
 	bad += conf_check(cf);
 	conf_host(cf);
+	if (ns_given)	/* -n: not checked, as before; dns_init() tells */
+		cf->nameservers = ns_given;
 	return bad;
+}
+
+/* the templates' defaults, for a value too long to format (pol_message) */
+static const Conf *
+conf_defaults(void)
+{
+	return &builtin;
+}
+
+/* why the file conf_load() was given is there but was not read; NULL: it was */
+static const char *
+conf_unreadable(void)
+{
+	return conf_unread;
+}
+
+/* -n: ns over the Nameservers key of every config loaded from now on */
+static void
+conf_nameservers(const char *ns)
+{
+	ns_given = ns;
 }
 
 /* networks */
@@ -4695,9 +4788,9 @@ pol_message(Ctx *x, int ident, char *out, size_t size)
 	const Tmpl *url = x->cf->reason_url.n ? &x->cf->reason_url : &x->cf->why_url;
 
 	if (pol_format(url, v, x->url, sizeof(x->url)))	/* too long: the default's */
-		pol_format(&builtin.why_url, v, x->url, sizeof(x->url));
+		pol_format(&conf_defaults()->why_url, v, x->url, sizeof(x->url));
 	if (pol_format(&x->cf->reason_message, v, out, size))
-		pol_format(&builtin.reason_message, v, out, size);
+		pol_format(&conf_defaults()->reason_message, v, out, size);
 }
 
 /* Whether the HELO name's addresses include the client (HELO_Whitelist). */
@@ -5123,6 +5216,57 @@ pol_userkeys(Conf *cf, char *pairs, const char *path)
 }
 
 /* input */
+/*
+ * A child asked to go, between requests: whether the next request, come
+ * within IDLE_MIN_MS, is another recipient of the message just answered
+ * (its instance).  Only this process remembers that answer; a new one
+ * would give it again, and Postfix would add a second header.  Looked
+ * at, not taken (MSG_PEEK): in_line() reads it when it is.
+ */
+static int
+in_same(void)
+{
+	struct pollfd p = { .fd = 0, .events = POLLIN };
+	const char *inst = input.inst;
+	size_t n = strlen(inst);
+	char *s;
+	ssize_t r;
+
+	if (!n || poll(&p, 1, IDLE_MIN_MS) <= 0 ||
+	    (r = recv(0, input.buf, sizeof(input.buf) - 1, MSG_PEEK | MSG_DONTWAIT)) <= 0)
+		return 0;
+	input.buf[r] = '\0';	/* input.buf is empty: in_idle() is called only then */
+	for (s = input.buf; (s = strstr(s, "instance=")); s++)
+		if ((s == input.buf || s[-1] == '\n') && !casecmpn(s + 9, inst, n) &&
+		    (s[9 + n] == '\n' || SPACE(s[9 + n])))
+			return 1;
+	return 0;
+}
+
+/* SIGUSR1, in a listener's child: the listener needs the slot (in_idle) */
+static void
+in_evicted(int sig)
+{
+	(void)sig;
+	got_evict = 1;
+}
+
+/*
+ * A listener's child: its slot, to tell the listener how it is doing,
+ * and the time limits of its connection.
+ */
+static void
+in_setup(Slot *slot, const Conf *cf)
+{
+	struct sigaction sa = { .sa_handler = in_evicted };	/* no SA_RESTART */
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);	/* lst_evict */
+	input.slot = slot;
+	input.request_ms = cf->request_timeout * 1000;
+	input.idle_ms = cf->idle_timeout * 1000;
+}
+
 
 /*
  * Listener mode: wait for input.  Returns 1 (the connection is to close)
@@ -5141,7 +5285,7 @@ in_idle(void)
 	int r, mid;
 
 	for (;;) {
-		if (leave && !input.start && !lst_same())
+		if (leave && !input.start && !in_same())
 			return 1;	/* asked while answering: the reply is out */
 		if (got_evict) {	/* asked now, not while answering */
 			got_evict = 0;
@@ -5317,6 +5461,7 @@ in_request(const Conf *cf, Request *rq)
 	long n;
 	int i;
 
+	input.inst = rq->v[AT_INSTANCE];	/* the last request's, until its line comes */
 	memset(rq->has, 0, sizeof(rq->has));
 	rq->bad = 0;
 	for (;;) {
@@ -5364,6 +5509,39 @@ in_request(const Conf *cf, Request *rq)
 }
 
 /* modes */
+/*
+ * The one start of a request: what the last one left goes (the arena,
+ * and the parsed records when their pool filled up), and x starts from rq
+ * and cf alone.  Field by field, not a compound literal: x holds some
+ * 100 KB of text buffers, each written before it is read.
+ */
+static void
+pol_begin(Ctx *x, Request *rq, const Conf *cf)
+{
+	int i;
+
+	arena_release(0);
+	spf_flush();
+	x->rq = rq;
+	x->cf = cf;	/* x->user is set with it, when a Per_User line applies */
+	x->inst = "";
+	x->ipstr = NULL;
+	memset(&x->ip, 0, sizeof(x->ip));
+	memset(&x->raw, 0, sizeof(x->raw));
+	x->sender = x->helo = x->rcpt = "";
+	for (i = 0; i < NUM_IDENTS; i++) {
+		x->id[i].r = R_NONE;
+		x->id[i].act = A_NONE;
+		x->id[i].nomail = 0;
+		x->id[i].exp[0] = x->id[i].reason[0] = x->id[i].header[0] = '\0';
+	}
+	x->o.act = x->o.mact = A_NONE;
+	x->o.iserror = 0;
+	x->o.text[0] = '\0';
+	x->o.mtext = NULL;
+	x->url[0] = '\0';
+}
+
 
 /*
  * The recipient as pypolicyd-spf shows it: "none" when there is none;
@@ -5394,12 +5572,11 @@ pol_recipient(Request *rq, const Conf *gc)
  * configuration in force, the decision, the instance memory, the reply.
  */
 static void
-pol_request(Ctx *x, const Conf *gc, const char *path)
+pol_request(Ctx *x, Request *rq, const Conf *gc, const char *path)
 {
-	Request *rq = x->rq;
 	int peruser = 0;
 
-	arena_reset();	/* the one place: what the last request used goes */
+	pol_begin(x, rq, gc);
 	if (rq->bad) {
 		reply("action=", gc->error_action, (char *)NULL);
 		return;
@@ -5411,14 +5588,12 @@ pol_request(Ctx *x, const Conf *gc, const char *path)
 		return;
 	}
 	pol_recipient(rq, gc);
-	x->cf = gc;
 	x->rcpt = rq->v[AT_RECIPIENT];
 	if (*gc->per_user && (peruser = pol_peruser(x, gc)) && gc->debug >= 2)
 		logmsg(LOG_INFO, "Per user configuration data in use for: %s", x->rcpt);
 	x->inst = peruser ? "" : rq->v[AT_INSTANCE];
 	x->sender = rq->has[AT_SENDER] ? rq->v[AT_SENDER] : "";
 	x->helo = rq->has[AT_HELO] ? rq->v[AT_HELO] : "";
-	x->o.mtext = NULL;
 	pol_decide(x);
 	pol_remember(x);
 	pol_answer(x);
@@ -5428,12 +5603,14 @@ pol_request(Ctx *x, const Conf *gc, const char *path)
 static int
 mode_spawn(const Conf *cf, const char *path)
 {
+	static Request rq;	/* the request read, handed to the policy */
+	static Ctx x;
+
 	if (cf->debug >= 3)
 		logmsg(LOG_INFO, "Starting");
-	ctx.rq = &request;
-	while (in_request(cf, &request)) {
+	while (in_request(cf, &rq)) {
 		in_state(S_BUSY);
-		pol_request(&ctx, cf, path);
+		pol_request(&x, &rq, cf, path);
 		in_state(S_IDLE);
 	}
 	if (cf->debug >= 3)
@@ -5448,8 +5625,6 @@ lst_signal(int sig)
 {
 	if (sig == SIGHUP)
 		got_hup = 1;
-	else if (sig == SIGUSR1)
-		got_evict = 1;
 	else if (sig != SIGCHLD)
 		got_term = 1;
 }
@@ -5676,34 +5851,6 @@ lst_allowed(const Conf *cf, const struct sockaddr_storage *ss)
 	return lst_peer(ss, text, sizeof(text)) && !addr_parse(text, &a, 1) &&
 	       net_match(&cf->listen_allow, &a, -1);	/* IPv4-mapped: as IPv4 */
 }
-
-/*
- * A child asked to go, between requests: whether the next request, come
- * within IDLE_MIN_MS, is another recipient of the message just answered
- * (its instance).  Only this process remembers that answer; a new one
- * would give it again, and Postfix would add a second header.  Looked
- * at, not taken (MSG_PEEK): in_line() reads it when it is.
- */
-static int
-lst_same(void)
-{
-	struct pollfd p = { .fd = 0, .events = POLLIN };
-	const char *inst = request.v[AT_INSTANCE];
-	size_t n = strlen(inst);
-	char *s;
-	ssize_t r;
-
-	if (!n || poll(&p, 1, IDLE_MIN_MS) <= 0 ||
-	    (r = recv(0, input.buf, sizeof(input.buf) - 1, MSG_PEEK | MSG_DONTWAIT)) <= 0)
-		return 0;
-	input.buf[r] = '\0';	/* input.buf is empty: in_idle() is called only then */
-	for (s = input.buf; (s = strstr(s, "instance=")); s++)
-		if ((s == input.buf || s[-1] == '\n') && !casecmpn(s + 9, inst, n) &&
-		    (s[9 + n] == '\n' || SPACE(s[9 + n])))
-			return 1;
-	return 0;
-}
-
 /*
  * Whether a line of c's kind may be logged: LOG_CAP_MAX lines a minute,
  * then they are counted, and the count logged (more, with %d) when the
@@ -5837,24 +5984,18 @@ lst_drop(const Conf *cf)
 static void
 lst_serve(const Conf *cf, int lfd, int cfd, const char *path, Slot *slot)
 {
-	struct sigaction sa = { .sa_handler = lst_signal };	/* no SA_RESTART */
-
 	signal(SIGTERM, SIG_IGN);	/* the parent lets it finish, then kills */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGUSR1, &sa, NULL);	/* lst_evict */
-	log_open(syslg.ident);	/* its own id in its lines */
-	input.slot = slot;
-	input.request_ms = cf->request_timeout * 1000;
+	log_child();
+	in_setup(slot, cf);
 	close(lfd);
 	if (dup2(cfd, 0) < 0 || dup2(cfd, 1) < 0)
 		_exit(EXIT_FATAL);
 	if (cfd > 1)
 		close(cfd);
-	input.idle_ms = cf->idle_timeout * 1000;
-	if (input.idle_ms > 0) {	/* a client that reads no replies is idle too */
+	if (cf->idle_timeout > 0) {	/* a client that reads no replies is idle too */
 		struct timeval tv = { .tv_sec = cf->idle_timeout };
 
 		setsockopt(1, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -5877,8 +6018,6 @@ lst_reload(Conf *cf, const char *path)
 	Conf n;
 	int bad = conf_load(path, &n);
 
-	if (ns_override)	/* -n stays in force */
-		n.nameservers = cf->nameservers;
 	if (bad || dns_init(&n)) {	/* as -t: the name servers too */
 		logmsg(LOG_ERR, "%s: problems above; keeping the running configuration", path);
 		conf_free(&n);
@@ -6104,24 +6243,24 @@ mode_query(const Conf *cf, const char *ipstr, const char *sender, const char *he
 		[R_PASS] = 0, [R_FAIL] = 1, [R_SOFTFAIL] = 2, [R_NEUTRAL] = 3,
 		[R_NONE] = 4, [R_PERMERROR] = 5, [R_TEMPERROR] = 6,
 	};
+	static Ctx ctx;
 	long long t0 = now_ms();
 	Ctx *x = &ctx;
 	const Verdict *id;
 
+	pol_begin(x, NULL, cf);
 	if (addr_parse(ipstr, &x->ip, 1)) {
 		logmsg(LOG_ERR, "not an IP address: %s", ipstr);
 		return EXIT_USAGE;
 	}
-	arena_reset();
-	x->cf = cf;
 	x->ipstr = ipstr;
 	x->sender = sender;
 	x->helo = helo;
 	x->rcpt = "none";
 	pol_ident(x, *sender ? I_MAILFROM : I_HELO);
 	id = &x->id[*sender ? I_MAILFROM : I_HELO];
-	trace("%s in %lld ms, %d DNS quer%s sent", result_name[id->r], now_ms() - t0, dns_sent,
-	      dns_sent == 1 ? "y" : "ies");
+	trace("%s in %lld ms, %d DNS quer%s sent", result_name[id->r], now_ms() - t0, dns_queries(),
+	      dns_queries() == 1 ? "y" : "ies");
 	printf("%s\n%s\n%s\n", result_name[id->r], id->r == R_FAIL ? id->exp : "", id->header);
 	return fflush(stdout) ? EXIT_INTERNAL : status[id->r];
 }
@@ -6196,10 +6335,9 @@ usage(FILE *fp, int status)
 static int
 badusage(const char *ident, const char *msg)
 {
-	if ((log_stderr = isatty(2)))
+	if (isatty(2))
 		usage(stderr, EXIT_USAGE);
-	log_open(ident);
-	log_syslog = 1;
+	log_open(ident, TO_SYSLOG);
 	logmsg(LOG_ERR, "%s", msg);
 	return EXIT_USAGE;
 }
@@ -6209,7 +6347,7 @@ static int
 options(int argc, char *argv[], Opts *o)
 {
 	char msg[64];
-	int ch;
+	int ch, fg = 0, sys;
 
 	opterr = 0;
 	if (argc > 1 && !strcmp(argv[1], "--help"))
@@ -6220,12 +6358,12 @@ options(int argc, char *argv[], Opts *o)
 			printf("spfpolicy %s (c-ares %s)\n", VERSION, ares_version(NULL));
 			exit(0);
 		case 'q': o->query = 1; break;
-		case 'v': verbose = 1; break;	/* with -q: the evaluation on stderr */
+		case 'v': trace_on(); break;	/* with -q: the evaluation on stderr */
 		case 'c': o->conffile = optarg; break;
 		case 'n': o->ns = optarg; break;
 		case 't': o->check = 1; break;
 		case 'l': o->listen = optarg; break;
-		case 'd': log_stderr = 1; break;	/* listener in the foreground of a terminal */
+		case 'd': fg = 1; break;	/* listener in the foreground of a terminal */
 		case 'R': o->root = 1; break;	/* serve as root: for tests in a private namespace */
 		case 'u': o->user = optarg; break;	/* root drops to it, over Listen_User */
 		case 'h': usage(stdout, 0); break;
@@ -6236,19 +6374,18 @@ options(int argc, char *argv[], Opts *o)
 	}
 	o->argc = argc - optind;
 	o->argv = argv + optind;
-	if (verbose && !o->query)	/* spawn mode: stderr may be the socket */
+	if (tracing() && !o->query)	/* spawn mode: stderr may be the socket */
 		return badusage(o->ident, "usage: -v goes with -q");
 	if (o->query || o->check) {
-		log_stderr = 1;
+		log_open(o->ident, TO_STDERR);
 		if (o->check && o->argc <= 1 && !o->query)
 			o->conffile = o->argc ? o->argv[0] : conf_default();
 		else if (o->check || o->argc != 3)
 			usage(stderr, EXIT_USAGE);
 	} else {	/* under Postfix stderr is the socket; by hand, a terminal */
-		log_syslog = !(log_stderr && o->listen);	/* -d: stderr only */
-		log_stderr = !log_syslog || isatty(2);
-		log_tagged = o->listen != NULL;	/* its stderr is nobody else's */
-		log_open(o->ident);
+		sys = !(fg && o->listen);	/* -d: stderr only */
+		log_open(o->ident, (sys ? TO_SYSLOG : 0) | (!sys || isatty(2) ? TO_STDERR : 0) |
+		         (o->listen ? TO_TAGGED : 0));	/* its stderr is nobody else's */
 		o->conffile = o->argc > 0 ? o->argv[0] : conf_default();
 	}
 	return 0;
@@ -6281,9 +6418,8 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	if ((bad = options(argc, argv, &o)))
 		return bad;
+	conf_nameservers(o.ns);	/* reloads keep it */
 	bad = conf_load(o.conffile, &config);
-	if ((ns_override = o.ns != NULL))
-		config.nameservers = o.ns;
 	if (!o.query && !o.argc)
 		conf_which(o.conffile, o.check);
 	if (o.check)
@@ -6292,8 +6428,8 @@ main(int argc, char *argv[])
 		config.listen_user = o.user;
 		config.listen_group = "";
 	}
-	if (o.listen && conf_unread)	/* not the defaults in its place: pypolicyd-spf dies too */
-		die("%s: cannot be read (%s): not serving without it", o.conffile, conf_unread);
+	if (o.listen && conf_unreadable())	/* not the defaults in its place: pypolicyd-spf dies too */
+		die("%s: cannot be read (%s): not serving without it", o.conffile, conf_unreadable());
 	if (o.listen)	/* each connection gets its own resolver */
 		return mode_listen(&config, o.listen, o.conffile);
 	if (!o.query)

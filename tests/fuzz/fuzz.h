@@ -251,7 +251,8 @@ fz_reset(void)
 	rcache_n = rpool_used = rcache_full = 0;
 	memset(icache, 0, sizeof(icache));
 	icache_next = 0;
-	arena_reset();
+	arena_release(0);
+	spf_flush();
 	input.idle_ms = input.request_ms = 0;
 	input.pos = input.len = 0;
 	fz_queries = 0;
@@ -264,7 +265,7 @@ fz_quiet(void)
 {
 	FILE *null;
 
-	log_stderr = 1;		/* never syslog from a fuzzer */
+	log_open("fuzz", TO_STDERR);	/* never syslog from a fuzzer */
 	if (getenv("FUZZ_LOG"))
 		return;
 	if ((null = fopen("/dev/null", "w")))

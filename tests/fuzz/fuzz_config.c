@@ -330,6 +330,7 @@ static void
 use(const Conf *cf)
 {
 	static const char *const rcpts[] = { "user@example.com", "postmaster@example.com", "" };
+	static Ctx ctx;
 	Ctx *x = &ctx;
 	Conf pu;
 	Addr a4, a6, m6;
@@ -339,7 +340,7 @@ use(const Conf *cf)
 	addr_parse("192.0.2.1", &a4, 0);
 	addr_parse("2001:db8::1", &a6, 0);
 	addr_parse("::ffff:127.0.0.1", &m6, 0);
-	x->cf = cf;
+	pol_begin(x, NULL, cf);
 	x->ipstr = "192.0.2.1";
 	x->helo = "helo.example.com";
 	x->sender = "user@example.com";

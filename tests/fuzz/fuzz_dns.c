@@ -60,7 +60,7 @@ check_answer(const Answer *a)
 static void
 query(Query *q, Answer *a, int type, const char *name)
 {
-	arena_used = 0;
+	arena_release(0);
 	memset(q, 0, sizeof(*q));
 	memset(a, 0, sizeof(*a));
 	a->type = type;
@@ -169,7 +169,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (!e)
 			continue;
-		arena_used = 0;
+		arena_release(0);
 		memset(&q, 0, sizeof(q));
 		memset(&a, 0, sizeof(a));
 		a.type = types[t];

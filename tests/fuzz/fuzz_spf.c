@@ -193,7 +193,8 @@ macros(const char *local, const char *s, size_t n)
 	c.void_limit = 2;
 	for (exp = 0; exp <= 1; exp++) {
 		qno = 0;
-		arena_reset();
+		arena_release(0);
+		spf_flush();
 		memset(expand, 0, sizeof(expand));
 		v = spf_macro_check(s, n, exp);
 		e = spf_expand(&c, s, n, "d.test", exp);
