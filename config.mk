@@ -17,7 +17,7 @@ CARES_PREFIX = deps/cares$(CARES)
 # flags
 CPPFLAGS = -DVERSION=\"$(VERSION)\" -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 	-I$(CARES_PREFIX)/include
-CFLAGS = -std=c99 -pedantic -Wall -Wextra -Os -fstack-protector-strong \
+CFLAGS = -std=c99 -pedantic -Wall -Wextra -Wshadow -Os -fstack-protector-strong \
 	-ffunction-sections -fdata-sections
 LDFLAGS = -Wl,--gc-sections -static -s
 LDLIBS = -L$(CARES_PREFIX)/lib -lcares

@@ -3,43 +3,53 @@
  * spfpolicy is a Postfix SMTP access policy server for SPF (RFC 7208), a
  * drop-in replacement for pypolicyd-spf: same config file, same answers.
  *
- * The file reads top to bottom, in sections:
+ * The file reads top to bottom, in sections.  Each opens with what it
+ * offers and what it owns, then its own state, and calls only into the
+ * sections above it (tests/map.sh checks that, and this list):
  *
- *   util       logging (stderr, and our own syslog writer), the arena
+ *   util       logging (stderr, and our own syslog writer), -v's trace,
+ *              the clock, the request arena, a bounded write buffer
+ *   names      domain names and comma lists, as several sections read them
  *   addresses  client addresses and their text forms
+ *   networks   network lists: skip_addresses, Whitelist, Listen_Allow
+ *   idn        U-labels (SMTPUTF8 mail) to A-labels, RFC 8616
+ *   wire       DNS messages read through a cursor with a sticky error
  *   cache      DNS answers kept for their TTL, in a small fixed table
  *   dns        questions encoded here and carried by c-ares (one
  *              channel for the process's life: its IDs, ports, retries,
  *              TCP, cookies, server failover), answers parsed here; a
  *              lookup is given a deadline and nothing else of its caller
- *   idn        U-labels (SMTPUTF8 mail) to A-labels, RFC 8616
  *   spf        check_host(), RFC 7208: a record is parsed once into
  *              Terms that the syntax check and the evaluation share (and
  *              kept while its DNS answer is cached); mechanisms go through
  *              the table mechs[]
  *   config     the config file compiled once into a typed Conf, through
- *              the one key table keys[] of config.def.h (defaults too):
- *              enums, flags, network and domain lists, and templates
- *              (Reason_Message) cut into literal text and fields
- *   networks   network lists
+ *              the one key table keys[] of config.def.h (defaults too)
+ *              and the key types' table keyrules[]: enums, flags, network
+ *              and domain lists, and templates (Reason_Message) cut into
+ *              literal text and fields
  *   policy     pypolicyd-spf's decisions and texts, on one request context
- *   input      the policy protocol
- *   modes      spawn (the default), the listener (-l), -q, -t, main()
+ *   input      the policy protocol, read
+ *   modes      spawn (the default) and -q
+ *   listener   -l: a socket, a child per connection, turns when full
+ *   main       the command line, -t, main()
  *
  * The main types: Conf (the configuration in force; a Per_User line is
  * compiled over a copy, for one request), Request (the attributes used),
  * Ctx (a request on its way to its reply: the Conf in force, the client,
- * both identities' results, the Outcome), Check (one check_host()
+ * both identities' Verdicts, the Outcome), Check (one check_host()
  * evaluation), Record and Term (a parsed record), Query and Answer (a
  * lookup), Slot (a listener's child, in shared memory).
  *
- * One request: in_request() reads it; pol_request() empties the arena
- * (the one place), picks the Conf in force (pol_peruser) and has
- * pol_decide() take pypolicyd-spf's steps: the answer already given to
- * the message, the skip and whitelist checks, then pol_identities(): the
- * HELO, then the MAIL FROM identity, each through pol_ident(), spf_check()
- * and spf_check_host() down to dns_lookup().  The Outcome is remembered
- * for the message (pol_remember: the one place), and pol_answer() applies
+ * One request: in_request() reads it and mode_spawn() hands it to
+ * pol_request(), which starts it with pol_begin() (the one place: the
+ * arena emptied, the parsed records flushed when their pool filled, the
+ * Ctx set), picks the Conf in force (pol_peruser) and has pol_decide()
+ * take pypolicyd-spf's steps: the answer already given to the message,
+ * the skip and whitelist checks, then pol_identities(): the HELO, then
+ * the MAIL FROM identity, each through pol_ident(), spf_check() and
+ * spf_check_host() down to dns_lookup().  The Outcome is remembered for
+ * the message (pol_remember: the one place), and pol_answer() applies
  * TestOnly, Prospective and Header_Type, logs and writes the reply.
  *
  * Nothing a stranger sends can make it recurse, loop or allocate without
@@ -173,24 +183,6 @@ typedef struct {	/* one DNS answer, parsed into the arena */
 	unsigned gen;		/*   is the entry's: spf_parsed() */
 } Answer;
 
-typedef struct {	/* a read cursor over a DNS message (OpenSMTPD's struct unpack): a
-			   read that does not fit sets err, and every read after it is a
-			   no-op, so that a caller checks err once */
-	const unsigned char *p;
-	int len, off;
-	const char *err;
-} Unpack;
-
-enum { NAME_UNSAFE = -1 };	/* unpack_name(): no name we take */
-enum { DNS_MALFORMED = -1 };	/* dns_count(): a record cannot be read */
-
-typedef struct {	/* a resource record, as unpack_rr() reads it */
-	char owner[DNS_NAME_MAX + 1];
-	int type;
-	unsigned ttl;
-	int rd, rdlen;		/* its RDATA: rdlen bytes at rd */
-} RR;
-
 typedef struct CacheEntry {	/* a DNS answer kept for its TTL, as it came */
 	unsigned gen;		/* a new answer here, a new number */
 	int rec;		/* TXT: its SPF record, parsed: rcache[rec - 1]; 0: not yet */
@@ -202,27 +194,6 @@ typedef struct CacheEntry {	/* a DNS answer kept for its TTL, as it came */
 	int len;
 	unsigned char pkt[DNS_CACHE_PKT];
 } CacheEntry;
-
-enum QState {	/* Query.done */
-	Q_AGAIN = -1,	/* dns_parse() asked again, for the CNAME's target */
-	Q_WAITING,	/* in flight */
-	Q_DONE		/* its Answer is set */
-};
-
-typedef struct {	/* one query in flight */
-	Answer *ans;
-	const char *asked;	/* the name as given, before CNAMEs */
-	long long sent;		/* ms: -v shows how long it took */
-	char name[DNS_NAME_MAX + 1];
-	int hops;		/* CNAME re-queries made */
-	int done;		/* enum QState */
-	int cancel;		/* still in flight when dns_wait() stopped waiting */
-	long long deadline;	/* no query is sent after it */
-	int edns;		/* the question carries an OPT RR */
-	int tries, tcp;		/* -v: Answer's */
-	int qlen;
-	unsigned char pkt[DNS_QUERY_MAX];	/* the question, for ares_send() */
-} Query;
 
 typedef struct {	/* a fan-out that may stop at the first answer that matches */
 	const Addr *ip;		/* an address within cidr4/cidr6 of this */
@@ -237,19 +208,6 @@ typedef struct {	/* a bounded write buffer: a write that does not fit sets err a
 	size_t size, len;
 	int err;
 } Buf;
-
-enum { MACRO_BAD = -1, MACRO_FULL = -2 };	/* spf_expand(): no expansion */
-enum { MACRO_OK, MACRO_TAIL };	/* spf_macro_check(): well-formed (and how it ends) */
-
-typedef struct {	/* one piece of a macro-string, RFC 7208 7.1 */
-	const char *lit;	/* text copied as it is: a byte, or an escape's */
-	size_t litlen;		/* 0: a macro-expand, as the fields below say */
-	int pct;		/* it begins with '%': an escape or a macro-expand */
-	int letter;		/* as written: upper case URL-escapes */
-	int keep;		/* the rightmost parts kept; INT_MAX: all */
-	int rev;		/* the parts reversed first */
-	char delim[8];		/* the delimiters; "": '.' */
-} Piece;
 
 typedef struct {	/* one term of a record, parsed once (RFC 7208 4.6.1) */
 	const char *tok;	/* its text in the record */
@@ -273,8 +231,6 @@ typedef struct {	/* a record, parsed: what both the syntax check and the evaluat
 } Record;
 
 enum { PTR_FAILED = -1, PTR_VOID = -2 };	/* Ptrs.n: the PTR lookup failed, was void */
-enum { R_NOTYET = -1 };	/* spf_record(), spf_parse(), spf_eval(): no result yet, go on */
-
 typedef struct {	/* the client's validated PTR names, RFC 7208 5.5 */
 	int done;		/* n and name[] are set */
 	int n;			/* or PTR_FAILED, PTR_VOID */
@@ -347,15 +303,6 @@ typedef struct {	/* one request on its way to a reply */
 	char url[REPLY_MAX];	/* Explanation_URL, for Reason_Message */
 } Ctx;
 
-typedef struct {	/* the command line */
-	const char *ident;	/* for syslog: argv[0]'s last part */
-	const char *conffile, *ns, *listen;
-	const char *user;	/* -u: root serves as this user, over Listen_User */
-	int query, check, root;
-	int argc;		/* the operands */
-	char **argv;
-} Opts;
-
 enum SlotState {	/* a listener child, as the listener sees it */
 	S_FREE, S_IDLE, S_READ, S_BUSY
 };
@@ -375,345 +322,24 @@ typedef struct {	/* one connection's child, in memory it shares with the listene
 	volatile int evicted;		/* Evict, written by the listener */
 } Slot;
 
-typedef struct {	/* log lines of one kind this minute, and how many more */
-	long long window;
-	int logged, more;
-} Cap;
+static const char *const result_name[NUM_RESULTS] = {	/* RFC 7208 2.6 */
+	[R_NONE] = "none", [R_NEUTRAL] = "neutral", [R_PASS] = "pass",
+	[R_FAIL] = "fail", [R_SOFTFAIL] = "softfail",
+	[R_TEMPERROR] = "temperror", [R_PERMERROR] = "permerror",
+};
 
-/* function declarations */
-static void logmsg(int, const char *, ...);
-static int log_send(int, const char *, va_list);
-static void log_open(const char *, int);
-static void log_child(void);
-static void trace_on(void);
-static int tracing(void);
-static void trace_indent(int);
-static void trace(const char *, ...);
-static void trace_line(char *);
-static void die(const char *, ...);
-static long long now_ms(void);
-static void harden(int);
-static void *aalloc(size_t);
-static size_t arena_mark(void);
-static void arena_release(size_t);
-static long long deadline_in(int);
-static char *astrndup(const char *, size_t);
-static int num(const char *, long, long, long *);
-static int casecmpn(const char *, const char *, size_t);
-static int caseeq(const char *, const char *);
-static void buf_put(Buf *, const char *, size_t);
-static void buf_fill(Buf *, int, size_t);
-static int join(char *, size_t, ...);
-static int vjoin(char *, size_t, const char *, va_list);
-static char *strip(char *);
+/* util */
 
-static int addr_parse(const char *, Addr *, int);
-static int addr_inprefix(const unsigned char *, const unsigned char *, int);
-static void addr_text(const Addr *, int, char *, size_t);
+/*
+ * Offers: logmsg() and die() (syslog through our own writer; stderr in
+ * the modes that own it, log_open), trace() for -q -v, now_ms(),
+ * harden(), the request arena (aalloc, arena_mark and arena_release),
+ * num(), case-blind comparison, join(), strip(), and Buf, a bounded write
+ * buffer with a sticky error (buf_put, buf_fill).
+ * Owns: where log lines go and the syslog socket, the trace's depth, the
+ * arena.
+ */
 
-static int unpack_fail(Unpack *);
-static Unpack unpack_at(const Unpack *, int);
-static void unpack_skip(Unpack *, int);
-static unsigned unpack_u16(Unpack *);
-static unsigned unpack_u32(Unpack *);
-static int unpack_name(Unpack *, char *);
-static void unpack_rr(Unpack *, RR *);
-static int unpack_start(Unpack *, const unsigned char *, int, int *);
-static unsigned cache_ttl(const unsigned char *, int, int);
-static unsigned cache_hash(const char *);
-static CacheEntry *cache_get(const char *, int);
-static void cache_unparse(void);
-static CacheEntry *cache_put(const char *, int, int, const unsigned char *, int);
-
-static void dns_optval(const char *, const char *, int, int *);
-static int dns_sysopts(int *, int *);
-static void dns_sockstate(void *, ares_socket_t, int, int);
-#if ARES_VERSION >= 0x011d00
-static void dns_servstate(const char *, ares_bool_t, int, void *);
-#endif
-static int dns_channel(ares_channel *, const char *, int, int, int);
-static int dns_init(const Conf *);
-static int dns_id(unsigned char *);
-static void dns_cares(Query *);
-static const char *dns_chain(Unpack, int, char *);
-static int dns_count(Unpack, int, int, const char *, int *);
-static int dns_rdata(Answer *, const Unpack *, const RR *);
-static int dns_encode(Query *);
-static void dns_send(Query *);
-static int dns_status(int, const unsigned char *, int);
-static void dns_parse(Query *, const unsigned char *, int);
-static void dns_deliver(Query *, int, const unsigned char *, int, CacheEntry *);
-static void dns_callback(void *, int, int, unsigned char *, int);
-static int dns_enough(const Enough *, const Query *);
-static void dns_wait(Query *, int, long long, const Enough *);
-static int dns_lookup_many(long long, char **, int, int, Answer *, const Enough *);
-static void dns_trace(const char *, const Answer *);
-static int dns_lookup(long long, const char *, int, Answer *);
-static int dns_queries(void);
-
-static size_t idn_run(const uint16_t *, const uint16_t *, uint32_t);
-static unsigned idn_prop(uint32_t);
-static unsigned idn_ccc(uint32_t);
-static unsigned idn_status(uint32_t, uint32_t *);
-static int idn_utf8(const unsigned char **, uint32_t *);
-static int idn_map_str(uint32_t, uint32_t *, size_t *);
-static int idn_map(const char *, uint32_t *, size_t *);
-static uint64_t idn_decomp(uint32_t);
-static uint32_t idn_compose(uint32_t, uint32_t);
-static int idn_decompose(uint32_t, uint32_t *, size_t *, size_t);
-static int idn_nfc(const uint32_t *, size_t, uint32_t *, size_t, size_t *);
-static uint32_t idn_adapt(uint32_t, uint32_t, int);
-static uint32_t idn_t(uint32_t, uint32_t);
-static int idn_basic(uint32_t);
-static uint32_t idn_digit(uint32_t);
-static int idn_puny_decode(const uint32_t *, size_t, uint32_t *, size_t *);
-static char idn_digit_char(uint32_t);
-static int idn_puny_int(uint32_t, uint32_t, char *, size_t *);
-static int idn_puny_encode(const uint32_t *, size_t, char *, size_t *);
-static int idn_tr46_label(const uint32_t *, size_t);
-static unsigned idn_jt(uint32_t);
-static int idn_contextj(const uint32_t *, size_t, size_t);
-static int idn_bidi(const uint32_t *, size_t);
-static int idn_2008_label(const uint32_t *, size_t);
-static int idn_roundtrip(const char *, size_t, const uint32_t *, size_t);
-static int idn_alabel(const uint32_t *, size_t, char *, size_t *);
-static int idn_label(const uint32_t *, size_t, char *, size_t *);
-static int idn_ascii(const char *, char *, size_t);
-
-static int spf_domain_ok(const char *);
-static int spf_is_record(const char *, size_t);
-static int spf_cidr(const char *, const char *, int);
-static const char *spf_slashdigits(const char *, const char *);
-static int spf_ip4(const char *, const char *, unsigned char *);
-static int spf_domainspec(const char *, size_t);
-static const char *spf_term(const char *, size_t, Term *);
-static const char *spf_directive(Term *, const char *, const char *);
-static void spf_transform(const char *, const Piece *, Buf *);
-static int spf_piece(const char **, const char *, int, Piece *);
-static int spf_macro_check(const char *, size_t, int);
-static int spf_expand(Check *, const char *, size_t, const char *, int);
-static int spf_letter(Check *, int, const char *, char *, size_t);
-static int spf_target(Check *, const char *, size_t, const char *, char *);
-static int spf_count(Check *);
-static int spf_void(Check *);
-static int spf_temp(Check *, const char *, const char *);
-static int spf_addr_match(const Addr *, const Answer *, int, int);
-static int spf_validate(long long, const Addr *, const char *, Ptrs *);
-static int spf_subdomain(const char *, const char *);
-static int spf_validated(Check *, const char *, char *, size_t);
-static int spf_addrs(Check *, char **, int, int, int);
-static int spf_mech(Check *, const Term *, const char *, int);
-static int mech_all(Check *, const Term *, const char *, int);
-static int mech_include(Check *, const Term *, const char *, int);
-static int mech_a(Check *, const Term *, const char *, int);
-static int mech_mx(Check *, const Term *, const char *, int);
-static int mech_ptr(Check *, const Term *, const char *, int);
-static int mech_ip(Check *, const Term *, const char *, int);
-static int mech_exists(Check *, const Term *, const char *, int);
-static void spf_explain(Check *, const char *, size_t, const char *);
-static int spf_record(Check *, const char *, int, const char **, size_t *, CacheEntry **);
-static const char *spf_token(const char **, const char *, size_t *);
-static const char *spf_modifier(const Term *);
-static int spf_parse(Check *, const char *, size_t, Record *);
-static int spf_parsed(Check *, const char *, size_t, CacheEntry *, Record *);
-static int spf_keep(const char *, size_t, const Record *);
-static int spf_eval(Check *, const Record *, const char *, int);
-static int spf_redirect(Check *, const Term *, const char *, int, int);
-static int spf_check_host(Check *, const char *, int, int);
-static void spf_begin(Check *, const Conf *, const Addr *, int);
-static int spf_check(Check *, const char *, const char *, int);
-static void spf_flush(void);
-
-static int conf_bool(const char *);
-static int conf_getline(FILE *, char *, size_t);
-static void *conf_alloc(Conf *, size_t);
-static void conf_free(Conf *);
-static char *conf_strdup(Conf *, const char *);
-static const Key *conf_key(const char *);
-static int conf_policy(const char *);
-static int conf_htype(const char *);
-static void conf_nets(Conf *, NetList *, const char *, const char *);
-static const char *conf_domains(Conf *, const char *);
-static int conf_tmplspec(const char *, const char *, TmplPart *);
-static int conf_tmplfield(const char **, int, int, TmplPart *);
-static int conf_tmplparse(const char *, int, int, TmplPart *);
-static int conf_tmpl(Conf *, const Key *, const char *, const char *);
-static void conf_builtin(void);
-static int conf_allow(Conf *, const Key *, const char *, const char *);
-static int conf_true(const char *);
-static int conf_notno(const char *);
-static int conf_seed(const char *);
-static int conf_int(Conf *, const Key *, const char *, const char *);
-static int conf_str(Conf *, const Key *, const char *, const char *);
-static int conf_netlist(Conf *, const Key *, const char *, const char *);
-static int conf_domainlist(Conf *, const Key *, const char *, const char *);
-static int conf_peruser(Conf *, const Key *, const char *, const char *);
-static int conf_set(Conf *, const Key *, const char *, const char *);
-static int conf_line(Conf *, char *, const char *);
-static int conf_read(const char *, Conf *);
-static int conf_check(const Conf *);
-static void conf_host(Conf *);
-static int conf_load(const char *, Conf *);
-static const Conf *conf_defaults(void);
-static const char *conf_unreadable(void);
-static void conf_nameservers(const char *);
-
-static const char *net_parse(const char *, Addr *, int *);
-static const char *list_next(const char **, char *, size_t);
-static const char *net_commas(const char *, char *, size_t);
-static int net_check(const NetList *);
-static int net_match(const NetList *, const Addr *, int);
-
-static int pol_format(const Tmpl *, const char *const *, char *, size_t);
-static void pol_reason(int, const Check *, char *, size_t);
-static void pol_arvalue(const char *, char *, size_t);
-static void pol_header(const Ctx *, int, Verdict *);
-static void pol_trace(Ctx *, const char *);
-static void pol_repr(const char *, char *, size_t);
-static int pol_cached(const char *);
-static void pol_memo(Ctx *, int, const char *);
-static void pol_remember(const Ctx *);
-static int pol_indomains(const char *, const char *);
-static int pol_action(const Conf *, int, const char *, int, int *);
-static void pol_message(Ctx *, int, char *, size_t);
-static int pol_helo_listed(const Ctx *);
-static int pol_ptr_listed(const Ctx *);
-static int pol_domain_listed(const Ctx *);
-static const char *pol_skipped(const Ctx *);
-static void pol_ident(Ctx *, int);
-static void pol_detail(const Ctx *, int);
-static int pol_nomail(const Conf *, const Verdict *);
-static void outcome(Outcome *, int, const char *, int);
-static void pol_refuse(Ctx *, int);
-static void pol_decide(Ctx *);
-static int pol_helo(Ctx *, const char **);
-static void pol_identities(Ctx *);
-static void reply(const char *, ...);
-static int pol_final(const Ctx *);
-static void pol_answer(const Ctx *);
-static int pol_peruser(Ctx *, const Conf *);
-static void pol_userkeys(Conf *, char *, const char *);
-
-static int in_same(void);
-static void in_evicted(int);
-static void in_setup(Slot *, const Conf *);
-static int in_idle(void);
-static void in_state(int);
-static long in_line(char **);
-static size_t in_utf8(char *, uint32_t);
-static void in_lower(char *);
-static int in_request(const Conf *, Request *);
-
-static void pol_recipient(Request *, const Conf *);
-static void pol_begin(Ctx *, Request *, const Conf *);
-static void pol_request(Ctx *, Request *, const Conf *, const char *);
-static int mode_spawn(const Conf *, const char *);
-
-static void lst_signal(int);
-static int lst_inherit(const char *);
-static int lst_bind(const Conf *, const char *);
-static int lst_loopback(const Conf *, const char *);
-static const char *lst_peer(const struct sockaddr_storage *, char *, size_t);
-static int lst_allowed(const Conf *, const struct sockaddr_storage *);
-static void lst_refused(const struct sockaddr_storage *);
-static int lst_cap(Cap *, const char *);
-static int lst_rank(const Slot *, long long);
-static int lst_evict(const Conf *);
-static void lst_drop(const Conf *);
-static void lst_serve(const Conf *, int, int, const char *, Slot *);
-static void lst_reload(Conf *, const char *);
-static int lst_reap(int);
-static int lst_start(const Conf *, int, int, const char *);
-static int lst_next(void);
-static long long lst_room(const Conf *, long long);
-static int lst_accept(const Conf *, int, int, const char *);
-static int lst_setup(const Conf *, const char *);
-static int mode_listen(Conf *, const char *, const char *);
-static void lst_stop(int);
-static int mode_query(const Conf *, const char *, const char *, const char *);
-static const char *conf_default(void);
-static void conf_which(const char *, int);
-static void mode_root(const Conf *, const Opts *);
-static void usage(FILE *, int);
-static int badusage(const char *, const char *);
-static int options(int, char *[], Opts *);
-static int mode_check(const Conf *, const Opts *, int);
-
-/* variables */
-
-/* resolver */
-static ares_channel channel;	/* one for the life of the process (dns_init) */
-static struct pollfd dnsfd[DNS_FDS_MAX];	/* the sockets c-ares watches */
-static int ndnsfd;
-static int dns_tcp;		/* the last answer came over TCP (dns_servstate) */
-static struct {		/* /dev/urandom, read ahead, for query IDs (dns_id) */
-	int fd;
-	size_t n;
-	unsigned char b[256];
-} idpool = { .fd = -1 };
-static CacheEntry dcache[DNS_CACHE_SIZE];
-static int dcache_next;
-
-/* evaluation */
-static char arena[ARENA_SIZE];	/* per request; untouched pages cost no memory */
-static size_t arena_used;
-static char expand[MACRO_MAX + 1];	/* a macro-string expanded */
-static unsigned dcache_gen;
-static struct {		/* SPF records of cached answers, parsed (CacheEntry.rec) */
-	size_t len;
-	const char *text;	/* in rpool */
-	Record rec;		/* its terms in rpool */
-} rcache[RCACHE_SIZE];
-static int rcache_n;
-static int rcache_full;		/* a record did not fit: empty it before the next request */
-static Term rpool[RCACHE_POOL / sizeof(Term)];	/* terms, then the text */
-static size_t rpool_used;	/* in Terms */
-static unsigned short macro_parts[MACRO_MAX + 2];	/* every byte may be a delimiter */
-
-/* policy */
-static Conf config;		/* the file's, compiled; its values live with it */
-static Conf builtin;		/* its templates only: the defaults, compiled once */
-static char userline[CONF_LINE_MAX];	/* the Per_User line in force points into it */
-static char replybuf[REPLY_MAX + 64];
-static struct {		/* per-instance answers, for later recipients */
-	char id[INSTANCE_MAX];
-	int act;
-	char text[REPLY_MAX];
-} icache[ICACHE_SIZE];
-static int icache_next;
-
-/* input and listener */
-enum { IN_EOF = -1, IN_BAD = -2 };	/* in_line(): no line */
-static struct {		/* what comes from Postfix: spawn mode, or a listener's child */
-	char buf[IN_BUF];	/* read, not yet taken */
-	size_t pos, len;
-	char line[LINE_MAX_LEN + 1];
-	char lower[LINE_MAX_LEN + 1];	/* a value lower-cased in UTF-8 */
-	int idle_ms;		/* listener: close a silent connection */
-	int request_ms;		/* listener: a request's limit from its first byte */
-	long long start;	/* ms: the first byte of the request being read */
-	Slot *slot;		/* a listener child's own */
-	const char *inst;	/* the last request's instance, while none is read (in_same) */
-} input;
-static Slot *slots;		/* listener: MAX_CONN_LIMIT, shared with the children */
-static volatile sig_atomic_t got_evict;	/* a listener child: go, for a new client */
-static int leave;	/* a listener child: go now, between requests (in_idle) */
-static volatile sig_atomic_t got_term, got_hup;
-static Cap refused, closed;	/* lst_cap(): refused clients, closes for new ones */
-static struct {		/* listener: clients accepted while all slots were taken */
-	int fd[WAIT_MAX];	/* first come first */
-	int n;
-} waiting;
-static const char *conf_unread;	/* conf_read(): why a file that is there was not read */
-static const char *ns_given;	/* -n: over Nameservers, at every load */
-static struct {		/* the unix socket file lst_bind() made: lst_unlink() */
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	dev_t dev;
-	ino_t ino;
-	pid_t pid;		/* the listener's: its children leave it */
-} lsock;
-
-/* logging */
 static struct {		/* log_send(): our syslog(3) */
 	const char *ident;
 	pid_t pid;
@@ -726,90 +352,8 @@ static struct {		/* log_send(): our syslog(3) */
 static int log_to;		/* enum LogTo */
 static int verbose;		/* -q -v: the evaluation as a tree on stderr */
 static int trace_depth;
-static int dns_sent;		/* -v: queries that went out */
-
-static const char *const result_name[NUM_RESULTS] = {	/* RFC 7208 2.6 */
-	[R_NONE] = "none", [R_NEUTRAL] = "neutral", [R_PASS] = "pass",
-	[R_FAIL] = "fail", [R_SOFTFAIL] = "softfail",
-	[R_TEMPERROR] = "temperror", [R_PERMERROR] = "permerror",
-};
-
-static const char *const match_name[] = {	/* enum Match, for -v */
-	[MATCH] = "match", [NOMATCH] = "no match", [ERR_TEMP] = "temperror",
-	[ERR_PERM] = "permerror",
-};
-
-static const struct {	/* RFC 7208 5: the mechanisms */
-	const char *name;
-	int arg;		/* what may follow the name after ':' */
-	int cidr;		/* the CIDR lengths it may end in */
-	int dns;		/* a DNS term (4.6.4), asked about a target name */
-	int (*match)(Check *, const Term *, const char *, int);
-} mechs[M_MOD] = {
-	[M_ALL]     = { "all",     ARG_NONE,   0,         0, mech_all },
-	[M_INCLUDE] = { "include", ARG_NEED,   0,         1, mech_include },
-	[M_A]       = { "a",       ARG_DOMAIN, CIDR_DUAL, 1, mech_a },
-	[M_MX]      = { "mx",      ARG_DOMAIN, CIDR_DUAL, 1, mech_mx },
-	[M_PTR]     = { "ptr",     ARG_DOMAIN, 0,         1, mech_ptr },
-	[M_IP4]     = { "ip4",     ARG_IP4,    CIDR4,     0, mech_ip },
-	[M_IP6]     = { "ip6",     ARG_IP6,    CIDR6,     0, mech_ip },
-	[M_EXISTS]  = { "exists",  ARG_NEED,   0,         1, mech_exists },
-};
-
-#define ATTR(s)	{ s, sizeof(s) - 1 }
-static const struct { const char *name; size_t len; } attrs[NUM_ATTRS] = {
-	[AT_CLIENT] = ATTR("client_address"), [AT_HELO] = ATTR("helo_name"),
-	[AT_SENDER] = ATTR("sender"), [AT_RECIPIENT] = ATTR("recipient"),
-	[AT_INSTANCE] = ATTR("instance"), [AT_QUEUEID] = ATTR("queue_id"),
-};
-
-static const char *const result_cap[NUM_RESULTS] = {	/* as pypolicyd-spf writes them */
-	[R_NONE] = "None", [R_NEUTRAL] = "Neutral", [R_PASS] = "Pass",
-	[R_FAIL] = "Fail", [R_SOFTFAIL] = "Softfail",
-	[R_TEMPERROR] = "Temperror", [R_PERMERROR] = "Permerror",
-};
-
-static const char *const tmpl_names[NUM_TFIELDS] = {
-	[TF_REJECTDEFER] = "rejectdefer", [TF_SPF] = "spf", [TF_URL] = "url",
-	[TF_SCOPE] = "scope", [TF_IDENTITY] = "identity", [TF_IP] = "ip", [TF_RECEIVER] = "receiver",
-	[TF_P0] = "0", [TF_P1] = "1", [TF_P2] = "2", [TF_P3] = "3",
-};
-
-/* util */
-
-/*
- * Log to syslog, and to stderr in the modes that own it: -q, -t, -d, a
- * terminal, and in listener mode whatever syslog did not take (a
- * container has no /dev/log: its log is stderr).  Spawn mode's stderr is
- * the policy socket: never there.
- */
-static void
-logmsg(int prio, const char *fmt, ...)
-{
-	va_list ap;
-	int sent = 0;
-
-	if (log_to & TO_SYSLOG) {
-		va_start(ap, fmt);
-		sent = !log_send(prio, fmt, ap);
-		va_end(ap);
-	}
-	if ((log_to & TO_STDERR) || ((log_to & TO_TAGGED) && !sent)) {	/* one write a line: children share the stderr */
-		char buf[LOG_LINE_MAX];
-		int len = 0, k;
-
-		if (log_to & TO_TAGGED)	/* the children's lines are told apart; a long argv[0] cut */
-			len = snprintf(buf, sizeof(buf), "%.64s[%ld]: ", syslg.ident, (long)syslg.pid);
-		va_start(ap, fmt);
-		k = vsnprintf(buf + len, sizeof(buf) - len, fmt, ap);
-		va_end(ap);
-		len = k < 0 ? len : MIN(len + k, (int)sizeof(buf) - 1);
-		buf[len++] = '\n';
-		if (write(2, buf, len) < 0) {
-			/* nowhere left to say so */
-		}
-	}
-}
+static char arena[ARENA_SIZE];	/* per request; untouched pages cost no memory */
+static size_t arena_used;
 
 /*
  * One line to syslog, as musl's syslog(3) writes it with LOG_PID and
@@ -854,6 +398,40 @@ log_send(int prio, const char *fmt, va_list ap)
 	return r;
 }
 
+/*
+ * Log to syslog, and to stderr in the modes that own it: -q, -t, -d, a
+ * terminal, and in listener mode whatever syslog did not take (a
+ * container has no /dev/log: its log is stderr).  Spawn mode's stderr is
+ * the policy socket: never there.
+ */
+static void
+logmsg(int prio, const char *fmt, ...)
+{
+	va_list ap;
+	int sent = 0;
+
+	if (log_to & TO_SYSLOG) {
+		va_start(ap, fmt);
+		sent = !log_send(prio, fmt, ap);
+		va_end(ap);
+	}
+	if ((log_to & TO_STDERR) || ((log_to & TO_TAGGED) && !sent)) {	/* one write a line: children share the stderr */
+		char buf[LOG_LINE_MAX];
+		int len = 0, k;
+
+		if (log_to & TO_TAGGED)	/* the children's lines are told apart; a long argv[0] cut */
+			len = snprintf(buf, sizeof(buf), "%.64s[%ld]: ", syslg.ident, (long)syslg.pid);
+		va_start(ap, fmt);
+		k = vsnprintf(buf + len, sizeof(buf) - len, fmt, ap);
+		va_end(ap);
+		len = k < 0 ? len : MIN(len + k, (int)sizeof(buf) - 1);
+		buf[len++] = '\n';
+		if (write(2, buf, len) < 0) {
+			/* nowhere left to say so */
+		}
+	}
+}
+
 /* Syslog lines are from ident, with the process's id; a listener's child says it anew. */
 static void
 log_open(const char *ident, int to)
@@ -891,6 +469,18 @@ trace_indent(int by)
 	trace_depth += by;
 }
 
+/* -v: one line of the tree, whatever its length; controls shown as '?'. */
+static void
+trace_line(char *s)
+{
+	char *p;
+
+	for (p = s; *p; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			*p = '?';
+	fprintf(stderr, "%*s%s\n", 2 * trace_depth, "", s);
+}
+
 /*
  * -q -v: one line of the evaluation tree on stderr, indented by its
  * depth.  What DNS or a request brought may hold control bytes (an escape
@@ -908,18 +498,6 @@ trace(const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	trace_line(buf);
-}
-
-/* -v: one line of the tree, whatever its length; controls shown as '?'. */
-static void
-trace_line(char *s)
-{
-	char *p;
-
-	for (p = s; *p; p++)
-		if ((unsigned char)*p < ' ' || *p == 0x7f)
-			*p = '?';
-	fprintf(stderr, "%*s%s\n", 2 * trace_depth, "", s);
 }
 
 /* For start-up and impossible states only: never for what a stranger sent. */
@@ -979,6 +557,7 @@ aalloc(size_t n)
 	arena_used += n;
 	return p;
 }
+
 /* How much of the arena is taken: arena_release() gives back what came after. */
 static size_t
 arena_mark(void)
@@ -1053,23 +632,6 @@ caseeq(const char *a, const char *b)
 	return 0;
 }
 
-/*
- * The strings up to a NULL one, one after the other, into out (size
- * bytes): snprintf's "%s%s..." without a format to read, for what every
- * request writes.  Returns the length, or -1 when it was cut to fit.
- */
-static int
-join(char *out, size_t size, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, size);
-	n = vjoin(out, size, va_arg(ap, const char *), ap);
-	va_end(ap);
-	return n;
-}
-
 /* join() of s and the strings in ap. */
 static int
 vjoin(char *out, size_t size, const char *s, va_list ap)
@@ -1087,6 +649,23 @@ vjoin(char *out, size_t size, const char *s, va_list ap)
 	}
 	out[n] = '\0';
 	return cut ? -1 : (int)n;
+}
+
+/*
+ * The strings up to a NULL one, one after the other, into out (size
+ * bytes): snprintf's "%s%s..." without a format to read, for what every
+ * request writes.  Returns the length, or -1 when it was cut to fit.
+ */
+static int
+join(char *out, size_t size, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, size);
+	n = vjoin(out, size, va_arg(ap, const char *), ap);
+	va_end(ap);
+	return n;
 }
 
 /* Strip leading and trailing blanks in place. */
@@ -1127,7 +706,81 @@ buf_fill(Buf *b, int c, size_t n)
 	b->len += n;
 }
 
+/* names */
+
+/*
+ * Offers: name_ok() (a name we may ask about), name_under() (a name at or
+ * below a domain) and list_next() (the entries of a comma list), for the
+ * sections that read names: dns, spf, config, policy.  Owns nothing.
+ */
+
+/* Whether name can be asked of DNS: labels of 1 to 63 octets, 253 in all. */
+static int
+name_ok(const char *name)
+{
+	size_t n = strlen(name), l = 0;
+	const char *p;
+
+	if (n && name[n - 1] == '.')
+		n--;
+	if (!n || n > DOMAIN_MAX)
+		return 0;
+	for (p = name; p < name + n; p++) {
+		if (*p == '.') {
+			if (!l)
+				return 0;
+			l = 0;
+		} else if ((unsigned char)*p < ' ' || *p == 0x7f || *p == '\\' ||
+		           ++l > LABEL_MAX) {
+			return 0;
+		}
+	}
+	return l > 0;
+}
+
+/* Whether name is domain or one of its subdomains, ignoring case. */
+static int
+name_under(const char *name, const char *domain)
+{
+	size_t n = strlen(name), d = strlen(domain);
+
+	if (n && name[n - 1] == '.')
+		n--;
+	if (d && domain[d - 1] == '.')
+		d--;
+	return n >= d && !casecmpn(name + n - d, domain, d) &&
+	       (n == d || name[n - d - 1] == '.');
+}
+
+/* The next comma-separated entry of a list, blanks stripped; NULL at the end. */
+static const char *
+list_next(const char **p, char *buf, size_t size)
+{
+	const char *s = *p, *e;
+	size_t n;
+
+	if (!s)
+		return NULL;
+	if ((e = strchr(s, ',')))
+		*p = e + 1;
+	else
+		*p = NULL, e = s + strlen(s);
+	while (s < e && isspace((unsigned char)*s))
+		s++;
+	while (e > s && isspace((unsigned char)e[-1]))
+		e--;
+	n = MIN((size_t)(e - s), size - 1);
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return buf;
+}
+
 /* addresses */
+
+/*
+ * Offers: addr_parse(), addr_inprefix() and addr_text() (the forms
+ * %{i}, %{c} and the PTR name use).  Owns nothing.
+ */
 
 /* Client address text to Addr; with fold, IPv4-mapped IPv6 is IPv4 (RFC 7208 5). */
 static int
@@ -1195,923 +848,105 @@ addr_text(const Addr *a, int form, char *buf, size_t size)
 	}
 }
 
-/* the cursor cannot read on: why, for the Answer; every read after it is a no-op */
-static int
-unpack_fail(Unpack *u)
-{
-	u->err = "malformed DNS answer";
-	return NAME_UNSAFE;
-}
-
-/* a cursor on u's message at off: RDATA, a name a record points to */
-static Unpack
-unpack_at(const Unpack *u, int off)
-{
-	Unpack v = *u;
-
-	v.off = off;
-	return v;
-}
-
-static void
-unpack_skip(Unpack *u, int n)
-{
-	if (!u->err && n > u->len - u->off)
-		unpack_fail(u);
-	if (!u->err)
-		u->off += n;
-}
-
-static unsigned
-unpack_u16(Unpack *u)
-{
-	unpack_skip(u, 2);
-	return u->err ? 0 : (unsigned)u->p[u->off - 2] << 8 | u->p[u->off - 1];
-}
-
-static unsigned
-unpack_u32(Unpack *u)
-{
-	unsigned hi = unpack_u16(u);
-
-	return hi << 16 | unpack_u16(u);
-}
+/* networks */
 
 /*
- * The name at the cursor, in text, into out (NULL: only past it): its
- * length, or NAME_UNSAFE when a label holds a control, '.', '\\' or DEL
- * (out holds it all the same) or when the name cannot be read (err).
- * Compression pointers are followed DNS_JUMPS_MAX times at most.
+ * Offers: net_parse() (one entry), net_commas() (Listen_Allow's blanks as
+ * commas), net_check() (-t names every bad entry) and net_match().  Owns
+ * nothing: a NetList belongs to its Conf.
  */
-static int
-unpack_name(Unpack *u, char *out)
-{
-	const unsigned char *p = u->p;
-	int o = u->off, n = 0, jumps = 0, bad = 0, l;
-
-	for (; !u->err; ) {
-		if (o >= u->len)
-			return unpack_fail(u);
-		l = p[o];
-		if ((l & 0xc0) == 0xc0) {	/* compression pointer */
-			if (o + 1 >= u->len || ++jumps > DNS_JUMPS_MAX)
-				return unpack_fail(u);
-			if (jumps == 1)
-				u->off = o + 2;
-			o = (l & 0x3f) << 8 | p[o + 1];
-			continue;
-		}
-		if (l & 0xc0)
-			return unpack_fail(u);
-		if (!l)
-			break;
-		if (o + 1 + l > u->len || n + l + 1 > DNS_NAME_MAX)
-			return unpack_fail(u);
-		if (!out) {	/* only past it */
-			n += (n > 0) + l;
-			o += 1 + l;
-			continue;
-		}
-		if (n)
-			out[n++] = '.';
-		for (o++; l; l--, o++) {
-			if (p[o] < ' ' || p[o] == 0x7f || p[o] == '.' || p[o] == '\\')
-				bad = 1;
-			out[n++] = p[o];
-		}
-	}
-	if (u->err)
-		return NAME_UNSAFE;
-	if (!jumps)
-		u->off = o + 1;
-	if (out)
-		out[n] = '\0';
-	return bad ? NAME_UNSAFE : n;
-}
-
-/* the record at the cursor: its owner, type, TTL, and where its RDATA is */
-static void
-unpack_rr(Unpack *u, RR *rr)
-{
-	unpack_name(u, rr->owner);
-	rr->type = unpack_u16(u);
-	unpack_u16(u);	/* class */
-	rr->ttl = unpack_u32(u);
-	rr->rdlen = unpack_u16(u);
-	rr->rd = u->off;
-	unpack_skip(u, rr->rdlen);
-}
 
 /*
- * A cursor on the message p, past its header and question section: the
- * number of records in its answer section (*nsc: in its authority
- * section).  QTYPE and QCLASS are passed unread: a message cut inside
- * them fails at its first record.
+ * Parse a network "addr[/len]" (IPv4 or IPv6, host bits clear, as
+ * Python's ipaddress strict mode).  Returns NULL, or what is wrong.
  */
-static int
-unpack_start(Unpack *u, const unsigned char *p, int plen, int *nsc)
+static const char *
+net_parse(const char *s, Addr *net, int *bits)
 {
-	int qd, an;
-
-	*u = (Unpack){ .p = p, .len = plen };
-	unpack_skip(u, 4);	/* ID, flags */
-	qd = unpack_u16(u);
-	an = unpack_u16(u);
-	*nsc = unpack_u16(u);
-	unpack_skip(u, 2);	/* ARCOUNT */
-	while (qd-- > 0 && !u->err) {
-		unpack_name(u, NULL);
-		u->off += 4;
-	}
-	return an;
-}
-
-/* cache */
-
-/*
- * The TTL to keep an answer for: its smallest TTL among the records of
- * the answer section (neg: the SOA records of the authority section, and
- * their MINIMUM, RFC 2308 5), at most dns_cache_max_ttl; 0: do not keep it.
- */
-static unsigned
-cache_ttl(const unsigned char *p, int plen, int neg)
-{
-	Unpack u;
-	RR rr;
-	Unpack soa;
-	unsigned ttl = dns_cache_max_ttl, v;
-	int an, nsc, i, found = 0;
-
-	an = unpack_start(&u, p, plen, &nsc);
-	for (i = 0; i < an + nsc && !u.err; i++) {
-		unpack_rr(&u, &rr);
-		if (u.err || (neg ? i < an || rr.type != T_SOA : i >= an))
-			continue;
-		v = rr.ttl;
-		if (neg && rr.rdlen >= 22) {	/* SOA MINIMUM: the last 4 bytes */
-			soa = unpack_at(&u, rr.rd + rr.rdlen - 4);
-			v = MIN(v, unpack_u32(&soa));
-		}
-		ttl = MIN(ttl, v);
-		found = 1;
-	}
-	return !u.err && found ? ttl : 0;
-}
-
-/* FNV-1a of a name, ignoring ASCII case. */
-static unsigned
-cache_hash(const char *name)
-{
-	unsigned h = 2166136261u;
-
-	for (; *name; name++)
-		h = (h ^ (unsigned char)(*name | (*name >= 'A' && *name <= 'Z' ? 0x20 : 0))) * 16777619u;
-	return h;
-}
-
-/* A live cache entry for name and type, or NULL. */
-static CacheEntry *
-cache_get(const char *name, int type)
-{
-	long long now = now_ms();
-	unsigned h = cache_hash(name);
+	char buf[INET6_ADDRSTRLEN + 8], *sl;
+	long v;
 	int i;
 
-	for (i = 0; i < DNS_CACHE_SIZE; i++)
-		if (dcache[i].hash == h && dcache[i].type == type && dcache[i].expires > now &&
-		    caseeq(dcache[i].name, name))
-			return &dcache[i];
+	if (strlen(s) >= sizeof(buf))
+		return "too long";
+	strcpy(buf, s);
+	if ((sl = strchr(buf, '/')))
+		*sl++ = '\0';
+	memset(net, 0, sizeof(*net));
+	if (inet_pton(AF_INET, buf, net->b) != 1) {
+		if (inet_pton(AF_INET6, buf, net->b) != 1)
+			return "does not appear to be an IPv4 or IPv6 network";
+		net->v6 = 1;
+	}
+	*bits = net->v6 ? 128 : 32;
+	if (sl) {
+		if (!isdigit((unsigned char)*sl) || num(sl, 0, *bits, &v))
+			return "invalid prefix length";
+		*bits = v;
+	}
+	for (i = *bits; i < (net->v6 ? 128 : 32); i++)
+		if (net->b[i / 8] & (0x80 >> (i % 8)))
+			return "has host bits set";
 	return NULL;
 }
 
-/* Keep an answer for its TTL; large ones (TCP) are not kept.  Returns its entry, or NULL. */
-static CacheEntry *
-cache_put(const char *name, int type, int status, const unsigned char *p, int plen)
-{
-	CacheEntry *e;
-	unsigned ttl;
-
-	if (plen > (int)sizeof(e->pkt) || !(ttl = cache_ttl(p, plen, status != ARES_SUCCESS)))
-		return NULL;
-	if (!(e = cache_get(name, type))) {
-		e = &dcache[dcache_next];
-		dcache_next = (dcache_next + 1) % DNS_CACHE_SIZE;
-	}
-	snprintf(e->name, sizeof(e->name), "%s", name);
-	e->hash = cache_hash(name);
-	e->type = type;
-	e->status = status;
-	e->expires = now_ms() + ttl * 1000LL;
-	e->len = plen;
-	memcpy(e->pkt, p, plen);
-	e->gen = ++dcache_gen;
-	e->rec = 0;
-	return e;
-}
-
-/* The parsed records are gone (spf_flush): no entry points to one. */
-static void
-cache_unparse(void)
-{
-	int i;
-
-	for (i = 0; i < DNS_CACHE_SIZE; i++)
-		dcache[i].rec = 0;
-}
-
-/* dns */
-
 /*
- * In s (an "options" line or RES_OPTIONS), the last value of key
- * ("timeout:", "attempts:") into *v, capped at max as the C library does.
- */
-static void
-dns_optval(const char *s, const char *key, int max, int *v)
-{
-	size_t k = strlen(key), n;
-	char val[16];
-	long l;
-
-	for (; *s; s += n) {
-		s += strspn(s, " \t\r\n");
-		n = strcspn(s, " \t\r\n");
-		if (n <= k || n - k >= sizeof(val) || strncmp(s, key, k))
-			continue;
-		memcpy(val, s + k, n - k);
-		val[n - k] = '\0';
-		if (!num(val, 0, 1000000, &l))
-			*v = MIN(l, max);
-	}
-}
-
-/*
- * timeout: (s, into *timeout) and attempts: as resolv.conf(5) has them:
- * its options lines, then RES_OPTIONS; -1 where neither sets one.  Read
- * here, not by c-ares: 1.18 knows only its own retrans: and retry:, and
- * the versions' defaults differ.  Returns the number of nameserver
- * lines: a guess at the servers c-ares will read (dns_init).
- */
-static int
-dns_sysopts(int *timeout, int *attempts)
-{
-	char line[RESOLV_LINE_MAX], *p;
-	FILE *fp;
-	int n = 0;
-
-	*timeout = *attempts = -1;
-	if ((fp = fopen("/etc/resolv.conf", "r"))) {
-		while (fgets(line, sizeof(line), fp)) {
-			n += !strncmp(line, "nameserver", 10) && isspace((unsigned char)line[10]);
-			if (strncmp(line, "options", 7) || !isspace((unsigned char)line[7]))
-				continue;
-			dns_optval(line + 7, "timeout:", 30, timeout);
-			dns_optval(line + 7, "attempts:", 5, attempts);
-		}
-		fclose(fp);
-	}
-	if ((p = getenv("RES_OPTIONS"))) {
-		dns_optval(p, "timeout:", 30, timeout);
-		dns_optval(p, "attempts:", 5, attempts);
-	}
-	return n;
-}
-
-/* c-ares tells which sockets to watch: dnsfd[] follows it for dns_wait(). */
-static void
-dns_sockstate(void *data, ares_socket_t fd, int readable, int writable)
-{
-	int i;
-
-	(void)data;
-	for (i = 0; i < ndnsfd && dnsfd[i].fd != fd; i++)
-		;
-	if (!readable && !writable) {
-		if (i < ndnsfd)
-			dnsfd[i] = dnsfd[--ndnsfd];
-		return;
-	}
-	if (i == ndnsfd) {
-		if (ndnsfd == DNS_FDS_MAX)
-			return;	/* not watched: c-ares times its query out */
-		ndnsfd++;
-	}
-	dnsfd[i].fd = fd;
-	dnsfd[i].events = (readable ? POLLIN : 0) | (writable ? POLLOUT : 0);
-}
-
-#if ARES_VERSION >= 0x011d00	/* 1.29: which transport answered, for -v */
-static void
-dns_servstate(const char *server, ares_bool_t success, int flags, void *data)
-{
-	(void)server;
-	(void)data;
-	dns_tcp = success && (flags & ARES_SERV_STATE_TCP);
-}
-#endif
-
-/*
- * A channel for the name servers (resolv.conf, or servers: the
- * Nameservers key); with one server, SERVFAIL, REFUSED and NOTIMP come to
- * us (NOCHECKRESP) instead of being asked again at once of that same
- * server.  Returns the number of servers, or -1.
- */
-static int
-dns_channel(ares_channel *ch, const char *servers, int timeout_ms, int tries, int flags)
-{
-	struct ares_options o;
-	struct ares_addr_port_node *list = NULL, *s;
-	int mask, r, n = 0;
-
-	memset(&o, 0, sizeof(o));
-	o.flags = ARES_FLAG_EDNS | ARES_FLAG_NOSEARCH | flags;	/* replaces the defaults */
-	o.timeout = timeout_ms;
-	o.tries = tries;
-	o.ednspsz = edns_payload;
-	o.sock_state_cb = dns_sockstate;
-	mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_EDNSPSZ |
-	       ARES_OPT_SOCK_STATE_CB;
-#ifdef ARES_OPT_UDP_MAX_QUERIES	/* 1.20: a fresh source port for every query */
-	o.udp_max_queries = 1;
-	mask |= ARES_OPT_UDP_MAX_QUERIES;
-#endif
-#ifdef ARES_OPT_QUERY_CACHE	/* 1.23: our cache decides what is kept */
-	o.qcache_max_ttl = 0;
-	mask |= ARES_OPT_QUERY_CACHE;
-#endif
-	if ((r = ares_init_options(ch, &o, mask)) != ARES_SUCCESS) {
-		logmsg(LOG_ERR, "c-ares: %s", ares_strerror(r));
-		return -1;
-	}
-	if (*servers && (r = ares_set_servers_ports_csv(*ch, servers)) != ARES_SUCCESS)
-		logmsg(LOG_ERR, "Nameservers \"%s\": %s", servers, ares_strerror(r));
-	else if ((r = ares_get_servers_ports(*ch, &list)) == ARES_SUCCESS)
-		for (s = list; s; s = s->next)
-			n++;
-	ares_free_data(list);
-#if ARES_VERSION >= 0x011d00
-	ares_set_server_state_callback(*ch, dns_servstate, NULL);
-#endif
-	if (r == ARES_SUCCESS && !n)
-		logmsg(LOG_ERR, "no name server to ask");
-	if (r != ARES_SUCCESS || !n) {
-		ares_destroy(*ch);
-		return -1;
-	}
-	return n;
-}
-
-/*
- * The one channel of the process, for its whole life, so that what
- * c-ares learns (which server is down, its cookies) serves every request.
- * Timeout and tries: the keys DNS_Timeout_ms and DNS_Tries, else
- * resolv.conf's options, else ours.  A channel that cannot be made
- * leaves the one in force.  Returns 0, or -1.
- */
-static int
-dns_init(const Conf *cf)
-{
-	ares_channel ch;
-	const char *p;
-	int n, timeout, attempts, ms, tries, one;
-
-	if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
-		return -1;
-	if (idpool.fd < 0 && (idpool.fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) < 0) {
-		logmsg(LOG_ERR, "/dev/urandom: %s: no query IDs nobody can guess", strerror(errno));
-		return -1;
-	}
-	idpool.n = 0;	/* a listener's child reads its own */
-	n = dns_sysopts(&timeout, &attempts);
-	ms = cf->dns_timeout_ms ? cf->dns_timeout_ms :
-	     timeout > 0 ? timeout * 1000 : dns_timeout_default;
-	tries = cf->dns_tries ? cf->dns_tries : attempts > 0 ? attempts : dns_tries_default;
-	if (*cf->nameservers)
-		for (n = 1, p = cf->nameservers; (p = strchr(p, ',')); p++)
-			n++;
-	/* one server or several: a guess, so that c-ares is set up once, checked */
-	one = n <= 1;
-	if ((n = dns_channel(&ch, cf->nameservers, ms, tries, one ? ARES_FLAG_NOCHECKRESP : 0)) < 0)
-		return -1;
-	if (one != (n == 1)) {
-		ares_destroy(ch);
-		if (dns_channel(&ch, cf->nameservers, ms, tries, one ? 0 : ARES_FLAG_NOCHECKRESP) < 0)
-			return -1;
-	}
-	if (channel)
-		ares_destroy(channel);	/* idle: no query outlives dns_wait() */
-	channel = ch;
-	return 0;
-}
-
-/* Two bytes nobody can predict, for a query ID; -1 when they cannot be read. */
-static int
-dns_id(unsigned char *id)
-{
-	if (idpool.n < 2) {
-		if (read(idpool.fd, idpool.b, sizeof(idpool.b)) != (ssize_t)sizeof(idpool.b))
-			return -1;
-		idpool.n = sizeof(idpool.b);
-	}
-	idpool.n -= 2;
-	memcpy(id, idpool.b + idpool.n, 2);
-	return 0;
-}
-
-/*
- * DNS_SEND: q to c-ares, with an ID of ours: 1.18's ares_send() sends the
- * ID it is given (later versions put their own in its place).
- */
-static void
-dns_cares(Query *q)
-{
-	if (dns_id(q->pkt) < 0) {
-		dns_callback(q, ARES_EFILE, 0, NULL, 0);
-		return;
-	}
-	ares_send(channel, q->pkt, q->qlen, dns_callback, q);
-}
-
-/*
- * Follow the CNAMEs among the an records at u from cur, which ends as the
- * name they lead to; NULL, or why the chain cannot be followed.
+ * Our own lists (Listen_Allow) may also be separated by blanks: rewrite
+ * list into buf with commas only.  pypolicyd-spf's keys keep its rules.
  */
 static const char *
-dns_chain(Unpack u, int an, char *cur)
+net_commas(const char *list, char *buf, size_t size)
 {
-	char t[DNS_NAME_MAX + 1];
-	Unpack v, rd;
-	RR rr;
-	int i, hops, moved = 1;
+	size_t n = 0, k;
 
-	for (hops = 0; moved && hops <= max_cnames; hops++) {
-		for (moved = 0, v = u, i = 0; i < an && !moved; i++) {
-			unpack_rr(&v, &rr);
-			if (v.err)
-				return v.err;
-			rd = unpack_at(&v, rr.rd);
-			if (rr.type == T_CNAME && caseeq(rr.owner, cur) &&
-			    unpack_name(&rd, t) > 0) {	/* to itself: a loop */
-				strcpy(cur, t);
-				moved = 1;
-			}
+	for (; *list && n + 2 < size; list += k) {
+		list += strspn(list, ", \t");
+		if (!(k = MIN(strcspn(list, ", \t"), size - n - 2)))
+			break;
+		if (n)
+			buf[n++] = ',';
+		memcpy(buf + n, list, k);
+		n += k;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Every entry of a network list parses; returns the number that do not (logged). */
+static int
+net_check(const NetList *l)
+{
+	char buf[NET_ENTRY_MAX];
+	const char *p = *l->text ? l->text : NULL, *e, *err;
+	Addr net;
+	int bits, bad = 0;
+
+	while ((e = list_next(&p, buf, sizeof(buf))))
+		if ((err = net_parse(e, &net, &bits))) {
+			logmsg(LOG_ERR, "ERROR: %s in %s not IP network.  Message: %s.", e, l->key, err);
+			bad++;
 		}
-	}
-	return moved ? "CNAME chain too long" : NULL;
+	return bad;
 }
 
 /*
- * The records of type owned by name among the an at u; *cname: a CNAME
- * is among them.  DNS_MALFORMED: one cannot be read.
+ * Whether a is in a network list (the client as sent: IPv4-mapped is
+ * IPv6 here, as pypolicyd-spf has it).  As pypolicyd-spf, a bad entry
+ * ends the list, the entries before it still count, and each request
+ * that gets to it logs it (debug >= 0).
  */
 static int
-dns_count(Unpack u, int an, int type, const char *name, int *cname)
+net_match(const NetList *l, const Addr *a, int debug)
 {
-	RR rr;
-	int n = 0;
-
-	for (*cname = 0; an-- > 0; ) {
-		unpack_rr(&u, &rr);
-		if (u.err)
-			return DNS_MALFORMED;
-		*cname |= rr.type == T_CNAME;
-		n += rr.type == type && caseeq(rr.owner, name);
-	}
-	return n;
-}
-
-/* rr's RDATA as the next record of a; 0: not a usable one (it is skipped) */
-static int
-dns_rdata(Answer *a, const Unpack *u, const RR *rr)
-{
-	char t[DNS_NAME_MAX + 1];
-	const unsigned char *p = u->p;
-	int rd = rr->rd, end = rr->rd + rr->rdlen, l, k;
-	Unpack name;
-
-	switch (a->type) {
-	case T_A:
-	case T_AAAA:
-		if (rr->rdlen != (a->type == T_A ? 4 : 16))
-			return 0;
-		memset(a->ip[a->n], 0, 16);
-		memcpy(a->ip[a->n], p + rd, rr->rdlen);
-		return 1;
-	case T_MX:
-		if (rr->rdlen < 3)
-			return 0;
-		rd += 2;	/* preference */
-		/* fallthrough */
-	case T_PTR:
-		name = unpack_at(u, rd);
-		return (l = unpack_name(&name, t)) >= 0 && name.off <= end &&
-		       (a->s[a->n] = astrndup(t, l));
-	case T_TXT:	/* RFC 7208 3.3: strings joined, no spaces */
-		if (!(a->s[a->n] = aalloc(rr->rdlen + 1)))
-			return 0;
-		for (l = 0, k = rd; k < end && k + 1 + p[k] <= end; k += 1 + p[k]) {
-			memcpy(a->s[a->n] + l, p + k + 1, p[k]);
-			l += p[k];
-		}
-		if (k != end)
-			return 0;
-		if (!a->n)
-			a->first = rd < end ? p[rd] : 0;
-		a->s[a->n][l] = '\0';
-		a->len[a->n] = l;
-		return 1;
-	}
-	return 0;
-}
-
-/*
- * Encode q's question into q->pkt: a header with RD, one question and,
- * when q->edns, an OPT RR (RFC 6891) offering edns_payload bytes, where
- * c-ares 1.34 also puts its cookie.  The ID is dns_cares()'s.  Returns -1
- * for a name that has an empty or over-long label.
- */
-static int
-dns_encode(Query *q)
-{
-	unsigned char *p = q->pkt;
-	const char *s, *dot;
-	int n = 12, l;
-
-	memset(p, 0, 12);
-	p[2] = 0x01;			/* RD */
-	p[5] = 1;			/* QDCOUNT */
-	p[11] = q->edns ? 1 : 0;	/* ARCOUNT */
-	for (s = q->name; *s; s = *dot ? dot + 1 : dot) {
-		if (!(dot = strchr(s, '.')))
-			dot = s + strlen(s);
-		if ((l = dot - s) < 1 || l > LABEL_MAX || n + 1 + l > 12 + DNS_NAME_MAX - 1)
-			return -1;
-		p[n++] = l;
-		memcpy(p + n, s, l);
-		n += l;
-	}
-	p[n++] = 0;
-	p[n++] = q->ans->type >> 8;
-	p[n++] = q->ans->type & 0xff;
-	p[n++] = 0;
-	p[n++] = 1;			/* IN */
-	if (q->edns) {			/* root, OPT, payload size, no flags */
-		memset(p + n, 0, 11);
-		p[n + 2] = 41;
-		p[n + 3] = edns_payload >> 8;
-		p[n + 4] = edns_payload & 0xff;
-		n += 11;
-	}
-	return q->qlen = n;
-}
-
-/*
- * Hand q to c-ares, unless Lookup_Time is up: then it ends D_TEMP
- * without a query.  c-ares may call back before this returns.
- */
-static void
-dns_send(Query *q)
-{
-	if (now_ms() >= q->deadline) {
-		q->done = Q_DONE;
-		q->ans->status = D_TEMP;
-		q->ans->err = "exceeded max query lookup time";
-		return;
-	}
-	if (dns_encode(q) < 0) {
-		dns_callback(q, ARES_EBADNAME, 0, NULL, 0);
-		return;
-	}
-	dns_sent++;
-	DNS_SEND(q);
-}
-
-/*
- * The status ares_query() would give for what ares_send() handed over:
- * an answer's RCODE, or c-ares' own status when there is no answer.
- */
-static int
-dns_status(int status, const unsigned char *p, int plen)
-{
-	static const int rcode_status[] = {
-		ARES_SUCCESS, ARES_EFORMERR, ARES_ESERVFAIL, ARES_ENOTFOUND,
-		ARES_ENOTIMP, ARES_EREFUSED,
-	};
-	int rcode;
-
-	if (status != ARES_SUCCESS || !p)
-		return status == ARES_SUCCESS ? ARES_EBADRESP : status;
-	if (plen < 12)
-		return ARES_EBADRESP;
-	rcode = p[3] & 0x0f;
-	if (rcode >= (int)LEN(rcode_status))
-		return ARES_EBADRESP;
-	if (!rcode && !(p[6] | p[7]))
-		return ARES_ENODATA;
-	return rcode_status[rcode];
-}
-
-/*
- * Take from an answer the records of the asked type owned by the asked
- * name or, through CNAMEs in the same answer, by its alias target.  Other
- * records (a lying or confused server) are ignored.  When only a CNAME
- * came back, ask again for its target.
- */
-static void
-dns_parse(Query *q, const unsigned char *p, int plen)
-{
-	Answer *a = q->ans;
-	char cur[DNS_NAME_MAX + 1];
-	Unpack u;
-	RR rr;
-	int an, nsc, i, n, cname;
-
-	a->status = D_TEMP;
-	a->err = "malformed DNS answer";
-	an = unpack_start(&u, p, plen, &nsc);
-	if (u.err)
-		return;
-	strcpy(cur, q->name);
-	/* count, then copy: the arrays are sized by what is really there */
-	if ((n = dns_count(u, an, a->type, cur, &cname)) == DNS_MALFORMED)
-		return;
-	if (cname && ((a->err = dns_chain(u, an, cur)) ||
-	              (n = dns_count(u, an, a->type, cur, &cname)) == DNS_MALFORMED))
-		return;
-	a->n = 0;
-	a->ttl = UINT_MAX;
-	if (!(a->s = aalloc(n * sizeof(*a->s))) || !(a->len = aalloc(n * sizeof(*a->len))) ||
-	    !(a->ip = aalloc(n * sizeof(*a->ip)))) {
-		a->err = "out of memory for DNS answer";
-		return;
-	}
-	for (i = 0; i < an; i++) {	/* dns_count() read them all */
-		unpack_rr(&u, &rr);
-		if (rr.type == a->type && caseeq(rr.owner, cur) && dns_rdata(a, &u, &rr)) {
-			a->ttl = MIN(a->ttl, rr.ttl);
-			a->n++;
-		}
-	}
-	if (a->n) {
-		a->status = D_OK;
-	} else if (caseeq(cur, q->name)) {
-		a->status = D_NODATA;
-	} else if (q->hops < max_cnames) {
-		strcpy(q->name, cur);	/* only the alias came: follow it */
-		q->hops++;
-		q->done = Q_AGAIN;	/* before: the callback may run right away */
-		dns_send(q);
-	} else {
-		a->err = "CNAME chain too long";
-	}
-}
-
-
-/*
- * Hand a finished query's answer to its Answer, with e, the cache entry
- * that holds exactly this answer (none: NULL), so that a parsed record is
- * kept with the answer it came from and no other; it may ask again
- * (CNAME).
- */
-static void
-dns_deliver(Query *q, int status, const unsigned char *abuf, int alen, CacheEntry *e)
-{
-	q->done = Q_DONE;
-	q->ans->n = 0;
-	q->ans->ms = now_ms() - q->sent;
-	q->ans->entry = e;
-	q->ans->gen = e ? e->gen : 0;
-	switch (status) {
-	case ARES_SUCCESS:
-		dns_parse(q, abuf, alen);
-		if (q->done == Q_AGAIN)
-			q->done = Q_WAITING;
-		return;
-	case ARES_ENODATA:
-		q->ans->status = D_NODATA;
-		return;
-	case ARES_ENOTFOUND:
-		q->ans->status = D_NXDOMAIN;
-		return;
-	default:
-		q->ans->status = D_TEMP;
-		q->ans->err = ares_strerror(status);
-	}
-}
-
-/*
- * ares_send()'s callback: an answer whose question and ID c-ares has
- * matched (and, with 1.34, its cookie), or why there is none.  A server
- * that answers FORMERR to EDNS is asked again without it (RFC 6891 7),
- * where c-ares did not do so itself.
- */
-static void
-dns_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
-{
-	Query *q = arg;
-	CacheEntry *e = NULL;
-
-	q->tcp = dns_tcp;	/* the UDP try it was truncated on is one more */
-	q->tries += timeouts + (abuf != NULL) + dns_tcp;
-	dns_tcp = 0;
-	status = dns_status(status, abuf, alen);
-	if (status == ARES_EFORMERR && q->edns) {
-		q->edns = 0;
-		dns_send(q);
-		return;
-	}
-	if (abuf && (status == ARES_SUCCESS || status == ARES_ENODATA || status == ARES_ENOTFOUND))
-		e = cache_put(q->name, q->ans->type, status, abuf, alen);
-	dns_deliver(q, status, abuf, alen, e);
-}
-
-/* Whether q's answer is enough for w: an address that matches, under w's domain. */
-static int
-dns_enough(const Enough *w, const Query *q)
-{
-	const Answer *a = q->ans;
 	int i;
 
-	if (!w || q->done != Q_DONE || a->status != D_OK ||
-	    (w->domain && !spf_subdomain(q->asked, w->domain)))
-		return 0;
-	for (i = 0; i < a->n; i++)
-		if (addr_inprefix(a->ip[i], w->ip->b, w->ip->v6 ? w->cidr6 : w->cidr4))
+	for (i = 0; i < l->n; i++)
+		if (l->net[i].a.v6 == a->v6 && addr_inprefix(a->b, l->net[i].a.b, l->net[i].bits))
 			return 1;
+	if (l->bad && debug >= 0)
+		logmsg(LOG_INFO, "ERROR: %s in %s not IP network.  Message: %s. "
+		       "Aborting whitelist processing.", l->bad, l->key, l->err);
 	return 0;
-}
-
-/*
- * Drive c-ares until every query is done, one is enough for w, or the
- * deadline passes; the rest are cancelled (their callbacks run now, while
- * q is still there), so that nothing of this lookup is left in flight.
- */
-static void
-dns_wait(Query *q, int n, long long deadline, const Enough *w)
-{
-	struct pollfd p[DNS_FDS_MAX];
-	struct timeval max, tv, *tvp;
-	long long left;
-	int i, k, busy, stop = 0;
-
-	for (;;) {
-		for (busy = 0, i = 0; i < n; i++) {
-			stop |= dns_enough(w, &q[i]);
-			busy |= q[i].done == Q_WAITING;
-		}
-		if (!busy || stop || (left = deadline - now_ms()) <= 0)
-			break;
-		max.tv_sec = left / 1000;
-		max.tv_usec = left % 1000 * 1000;
-		tvp = ares_timeout(channel, &max, &tv);
-		/* callbacks change dnsfd[]: poll a copy */
-		memcpy(p, dnsfd, (k = ndnsfd) * sizeof(*p));
-		if ((i = poll(p, k, tvp->tv_sec * 1000 + (tvp->tv_usec + 999) / 1000)) < 0 &&
-		    errno != EINTR)
-			break;
-		if (i <= 0) {	/* a try's time is up */
-			ares_process_fd(channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-			continue;
-		}
-		for (i = 0; i < k; i++)
-			if (p[i].revents)
-				ares_process_fd(channel,
-				    p[i].revents & (POLLIN | POLLERR | POLLHUP) ? p[i].fd : ARES_SOCKET_BAD,
-				    p[i].revents & POLLOUT ? p[i].fd : ARES_SOCKET_BAD);
-	}
-	if (!busy)
-		return;
-	for (i = 0; i < n; i++)
-		q[i].cancel = q[i].done == Q_WAITING;
-	if (channel)	/* none in the fuzzers, whose queries answer at once */
-		ares_cancel(channel);	/* their callbacks run now, while q is still there */
-	for (i = 0; i < n; i++) {
-		if (!q[i].cancel)
-			continue;
-		q[i].done = Q_DONE;
-		q[i].ans->ms = now_ms() - q[i].sent;
-		q[i].ans->status = D_TEMP;
-		q[i].ans->err = stop ? "not waited for: another answer matched" :
-		                "exceeded max query lookup time";
-	}
-}
-
-/*
- * Look names up concurrently, each into its Answer.  A name that cannot
- * be a DNS name gets D_NXDOMAIN without a query.  Returns the number of
- * answers that are D_TEMP.
- */
-static int
-dns_lookup_many(long long deadline, char **names, int n, int type, Answer *ans, const Enough *w)
-{
-	CacheEntry *e;
-	Query *q;
-	int i, temp, enough = 0;
-
-	if (!(q = aalloc(n * sizeof(*q)))) {
-		for (i = 0; i < n; i++) {
-			ans[i].status = D_TEMP;
-			ans[i].err = "out of memory for queries";
-		}
-		return n;
-	}
-	if (!deadline)	/* Lookup_Time 0 */
-		deadline = now_ms() + LOOKUP_FALLBACK_MS;
-	for (i = 0; i < n; i++) {
-		memset(&ans[i], 0, sizeof(ans[i]));
-		ans[i].type = type;
-		q[i].ans = &ans[i];
-		q[i].asked = names[i];
-		q[i].hops = q[i].cancel = q[i].tries = q[i].tcp = 0;
-		q[i].done = Q_DONE;
-		q[i].edns = 1;
-		q[i].deadline = deadline;
-		/* RFC 8616 4: a U-label (from a macro) is asked as its A-label */
-		if (idn_ascii(names[i], q[i].name, sizeof(q[i].name)) || !spf_domain_ok(q[i].name)) {
-			ans[i].status = D_NXDOMAIN;
-			continue;
-		}
-		q[i].done = Q_WAITING;
-		q[i].sent = now_ms();
-		if (enough)	/* dns_wait ends it unasked */
-			continue;
-		if ((e = cache_get(q[i].name, type))) {	/* cache_put's key */
-			ans[i].cached = 1;
-			dns_deliver(&q[i], e->status, e->pkt, e->len, e);
-		} else {
-			dns_send(&q[i]);
-		}
-		enough = dns_enough(w, &q[i]);
-	}
-	dns_wait(q, n, deadline, w);
-	for (temp = 0, i = 0; i < n; i++) {
-		temp += ans[i].status == D_TEMP;
-		ans[i].tries = q[i].tries;
-		ans[i].tcp = q[i].tcp;
-		if (tracing())
-			dns_trace(names[i], &ans[i]);
-	}
-	return temp;
-}
-
-/*
- * -v: one lookup and what came of it, every record whole.  DNS text goes
- * to a terminal: bytes that are not printable ASCII (an escape sequence
- * in a TXT record) are shown as '?'.
- */
-static void
-dns_trace(const char *name, const Answer *a)
-{
-	static const char *const status[NUM_DNSSTATUS] = {
-		[D_OK] = "", [D_NXDOMAIN] = " NXDOMAIN", [D_NODATA] = " no records",
-		[D_TEMP] = " error: ",
-	};
-	char head[LOG_LINE_MAX], ip[INET6_ADDRSTRLEN], tries[32] = "", *line;
-	const char *v;
-	size_t size, vl;
-	int k, txt = a->type == T_TXT;
-	Buf b;
-
-	if (a->tries > 1 || a->tcp)
-		snprintf(tries, sizeof(tries), ", %d tr%s%s", a->tries, a->tries == 1 ? "y" : "ies",
-		         a->tcp ? ", tcp" : "");
-	snprintf(head, sizeof(head), "dns %s %s:%s%s", name, a->type == T_A ? "A" :
-	         a->type == T_AAAA ? "AAAA" : a->type == T_MX ? "MX" : a->type == T_PTR ? "PTR" : "TXT",
-	         status[a->status], a->status == D_TEMP ? a->err : "");
-	for (size = strlen(head) + 64, k = 0; a->status == D_OK && k < a->n; k++)
-		size += 4 + (txt ? a->len[k] : DNS_NAME_MAX);
-	if (!(line = aalloc(size)))
-		return;
-	b = (Buf){ line, size, 0, 0 };
-	buf_put(&b, head, strlen(head));
-	for (k = 0; a->status == D_OK && k < a->n; k++) {
-		v = a->type == T_A || a->type == T_AAAA ?
-		    inet_ntop(a->type == T_A ? AF_INET : AF_INET6, a->ip[k], ip, sizeof(ip)) : a->s[k];
-		vl = txt ? a->len[k] : strlen(v);
-		buf_put(&b, txt ? " \"" : " ", 1 + txt);
-		for (buf_put(&b, v, vl); vl; vl--)	/* any byte: DNS data is binary */
-			if (line[b.len - vl] < ' ' || line[b.len - vl] > '~')
-				line[b.len - vl] = '?';
-		buf_put(&b, "\"", txt);
-	}
-	snprintf(line + b.len, size - b.len, " (%lld ms%s%s)", a->ms, a->cached ? ", cached" : "", tries);
-	trace_line(line);
-}
-
-/* One lookup; returns its DnsStatus. */
-static int
-dns_lookup(long long deadline, const char *name, int type, Answer *ans)
-{
-	char *n = (char *)name;
-
-	dns_lookup_many(deadline, &n, 1, type, ans, NULL);
-	return ans->status;
-}
-
-/* -q -v: how many queries went out */
-static int
-dns_queries(void)
-{
-	return dns_sent;
 }
 
 /* idn */
@@ -2127,6 +962,9 @@ dns_queries(void)
  * the bidi rule of RFC 5893 2 alone), Punycode, and libidn2's limits.
  * Whatever fails makes the whole name invalid.  tests/idn.sh holds it to
  * idn2(1), fuzz_idn to libidn2.
+ *
+ * Offers: idn_ascii(), and idn_utf8() for input's lower-casing.  Owns
+ * nothing: its tables are idna.h's.
  */
 #define IDN_CP_MAX	255	/* code points after mapping: libidn2 refuses 255 */
 #define IDN_NFD_MAX	(IDN_CP_MAX * 4)	/* a decomposition is 4 at most */
@@ -2783,31 +1621,1053 @@ idn_ascii(const char *name, char *out, size_t size)
 	return 0;
 }
 
-/* spf */
+/* wire */
 
-/* Whether name can be asked of DNS: labels of 1 to 63 octets, 253 in all. */
+/*
+ * Offers: Unpack, a read cursor over a DNS message (OpenSMTPD's struct
+ * unpack): unpack_start() (past the header and question), unpack_rr(),
+ * unpack_name(), unpack_u16(), unpack_u32(), unpack_at().  A read that
+ * does not fit sets the cursor's err and every read after it is a no-op,
+ * so that a caller checks once.  Owns nothing.
+ */
+
+typedef struct {	/* a read cursor over a DNS message (OpenSMTPD's struct unpack): a
+			   read that does not fit sets err, and every read after it is a
+			   no-op, so that a caller checks err once */
+	const unsigned char *p;
+	int len, off;
+	const char *err;
+} Unpack;
+
+enum { NAME_UNSAFE = -1 };	/* unpack_name(): no name we take */
+
+typedef struct {	/* a resource record, as unpack_rr() reads it */
+	char owner[DNS_NAME_MAX + 1];
+	int type;
+	unsigned ttl;
+	int rd, rdlen;		/* its RDATA: rdlen bytes at rd */
+} RR;
+
+/* the cursor cannot read on: why, for the Answer; every read after it is a no-op */
 static int
-spf_domain_ok(const char *name)
+unpack_fail(Unpack *u)
 {
-	size_t n = strlen(name), l = 0;
-	const char *p;
+	u->err = "malformed DNS answer";
+	return NAME_UNSAFE;
+}
 
-	if (n && name[n - 1] == '.')
-		n--;
-	if (!n || n > DOMAIN_MAX)
-		return 0;
-	for (p = name; p < name + n; p++) {
-		if (*p == '.') {
-			if (!l)
-				return 0;
-			l = 0;
-		} else if ((unsigned char)*p < ' ' || *p == 0x7f || *p == '\\' ||
-		           ++l > LABEL_MAX) {
-			return 0;
+/* a cursor on u's message at off: RDATA, a name a record points to */
+static Unpack
+unpack_at(const Unpack *u, int off)
+{
+	Unpack v = *u;
+
+	v.off = off;
+	return v;
+}
+
+static void
+unpack_skip(Unpack *u, int n)
+{
+	if (!u->err && n > u->len - u->off)
+		unpack_fail(u);
+	if (!u->err)
+		u->off += n;
+}
+
+static unsigned
+unpack_u16(Unpack *u)
+{
+	unpack_skip(u, 2);
+	return u->err ? 0 : (unsigned)u->p[u->off - 2] << 8 | u->p[u->off - 1];
+}
+
+static unsigned
+unpack_u32(Unpack *u)
+{
+	unsigned hi = unpack_u16(u);
+
+	return hi << 16 | unpack_u16(u);
+}
+
+/*
+ * The name at the cursor, in text, into out (NULL: only past it): its
+ * length, or NAME_UNSAFE when a label holds a control, '.', '\\' or DEL
+ * (out holds it all the same) or when the name cannot be read (err).
+ * Compression pointers are followed DNS_JUMPS_MAX times at most.
+ */
+static int
+unpack_name(Unpack *u, char *out)
+{
+	const unsigned char *p = u->p;
+	int o = u->off, n = 0, jumps = 0, bad = 0, l;
+
+	for (; !u->err; ) {
+		if (o >= u->len)
+			return unpack_fail(u);
+		l = p[o];
+		if ((l & 0xc0) == 0xc0) {	/* compression pointer */
+			if (o + 1 >= u->len || ++jumps > DNS_JUMPS_MAX)
+				return unpack_fail(u);
+			if (jumps == 1)
+				u->off = o + 2;
+			o = (l & 0x3f) << 8 | p[o + 1];
+			continue;
+		}
+		if (l & 0xc0)
+			return unpack_fail(u);
+		if (!l)
+			break;
+		if (o + 1 + l > u->len || n + l + 1 > DNS_NAME_MAX)
+			return unpack_fail(u);
+		if (!out) {	/* only past it */
+			n += (n > 0) + l;
+			o += 1 + l;
+			continue;
+		}
+		if (n)
+			out[n++] = '.';
+		for (o++; l; l--, o++) {
+			if (p[o] < ' ' || p[o] == 0x7f || p[o] == '.' || p[o] == '\\')
+				bad = 1;
+			out[n++] = p[o];
 		}
 	}
-	return l > 0;
+	if (u->err)
+		return NAME_UNSAFE;
+	if (!jumps)
+		u->off = o + 1;
+	if (out)
+		out[n] = '\0';
+	return bad ? NAME_UNSAFE : n;
 }
+
+/* the record at the cursor: its owner, type, TTL, and where its RDATA is */
+static void
+unpack_rr(Unpack *u, RR *rr)
+{
+	unpack_name(u, rr->owner);
+	rr->type = unpack_u16(u);
+	unpack_u16(u);	/* class */
+	rr->ttl = unpack_u32(u);
+	rr->rdlen = unpack_u16(u);
+	rr->rd = u->off;
+	unpack_skip(u, rr->rdlen);
+}
+
+/*
+ * A cursor on the message p, past its header and question section: the
+ * number of records in its answer section (*nsc: in its authority
+ * section).  QTYPE and QCLASS are passed unread: a message cut inside
+ * them fails at its first record.
+ */
+static int
+unpack_start(Unpack *u, const unsigned char *p, int plen, int *nsc)
+{
+	int qd, an;
+
+	*u = (Unpack){ .p = p, .len = plen };
+	unpack_skip(u, 4);	/* ID, flags */
+	qd = unpack_u16(u);
+	an = unpack_u16(u);
+	*nsc = unpack_u16(u);
+	unpack_skip(u, 2);	/* ARCOUNT */
+	while (qd-- > 0 && !u->err) {
+		unpack_name(u, NULL);
+		u->off += 4;
+	}
+	return an;
+}
+
+/* cache */
+
+/*
+ * Offers: cache_get() and cache_put() (an answer as it came, for its TTL:
+ * cache_ttl), cache_unparse().  Owns the table of DNS_CACHE_SIZE entries;
+ * spf keeps the records it parsed from them (CacheEntry.rec).
+ */
+
+static CacheEntry dcache[DNS_CACHE_SIZE];
+static int dcache_next;
+static unsigned dcache_gen;
+
+/*
+ * The TTL to keep an answer for: its smallest TTL among the records of
+ * the answer section (neg: the SOA records of the authority section, and
+ * their MINIMUM, RFC 2308 5), at most dns_cache_max_ttl; 0: do not keep it.
+ */
+static unsigned
+cache_ttl(const unsigned char *p, int plen, int neg)
+{
+	Unpack u;
+	RR rr;
+	Unpack soa;
+	unsigned ttl = dns_cache_max_ttl, v;
+	int an, nsc, i, found = 0;
+
+	an = unpack_start(&u, p, plen, &nsc);
+	for (i = 0; i < an + nsc && !u.err; i++) {
+		unpack_rr(&u, &rr);
+		if (u.err || (neg ? i < an || rr.type != T_SOA : i >= an))
+			continue;
+		v = rr.ttl;
+		if (neg && rr.rdlen >= 22) {	/* SOA MINIMUM: the last 4 bytes */
+			soa = unpack_at(&u, rr.rd + rr.rdlen - 4);
+			v = MIN(v, unpack_u32(&soa));
+		}
+		ttl = MIN(ttl, v);
+		found = 1;
+	}
+	return !u.err && found ? ttl : 0;
+}
+
+/* FNV-1a of a name, ignoring ASCII case. */
+static unsigned
+cache_hash(const char *name)
+{
+	unsigned h = 2166136261u;
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)(*name | (*name >= 'A' && *name <= 'Z' ? 0x20 : 0))) * 16777619u;
+	return h;
+}
+
+/* A live cache entry for name and type, or NULL. */
+static CacheEntry *
+cache_get(const char *name, int type)
+{
+	long long now = now_ms();
+	unsigned h = cache_hash(name);
+	int i;
+
+	for (i = 0; i < DNS_CACHE_SIZE; i++)
+		if (dcache[i].hash == h && dcache[i].type == type && dcache[i].expires > now &&
+		    caseeq(dcache[i].name, name))
+			return &dcache[i];
+	return NULL;
+}
+
+/* Keep an answer for its TTL; large ones (TCP) are not kept.  Returns its entry, or NULL. */
+static CacheEntry *
+cache_put(const char *name, int type, int status, const unsigned char *p, int plen)
+{
+	CacheEntry *e;
+	unsigned ttl;
+
+	if (plen > (int)sizeof(e->pkt) || !(ttl = cache_ttl(p, plen, status != ARES_SUCCESS)))
+		return NULL;
+	if (!(e = cache_get(name, type))) {
+		e = &dcache[dcache_next];
+		dcache_next = (dcache_next + 1) % DNS_CACHE_SIZE;
+	}
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	e->hash = cache_hash(name);
+	e->type = type;
+	e->status = status;
+	e->expires = now_ms() + ttl * 1000LL;
+	e->len = plen;
+	memcpy(e->pkt, p, plen);
+	e->gen = ++dcache_gen;
+	e->rec = 0;
+	return e;
+}
+
+/* The parsed records are gone (spf_flush): no entry points to one. */
+static void
+cache_unparse(void)
+{
+	int i;
+
+	for (i = 0; i < DNS_CACHE_SIZE; i++)
+		dcache[i].rec = 0;
+}
+
+/* dns */
+
+/*
+ * Offers: dns_init() (the channel, from a Conf), dns_lookup() and
+ * dns_lookup_many() (answers parsed into the arena, by a deadline; a
+ * fan-out may stop at the first that is Enough), dns_queries() for -v.
+ * Owns the c-ares channel and the sockets it watches, the query IDs'
+ * randomness, the count of queries sent.
+ */
+
+static ares_channel channel;	/* one for the life of the process (dns_init) */
+static struct pollfd dnsfd[DNS_FDS_MAX];	/* the sockets c-ares watches */
+static int ndnsfd;
+static int dns_tcp;		/* the last answer came over TCP (dns_servstate) */
+static struct {		/* /dev/urandom, read ahead, for query IDs (dns_id) */
+	int fd;
+	size_t n;
+	unsigned char b[256];
+} idpool = { .fd = -1 };
+static int dns_sent;		/* -v: queries that went out */
+
+enum { DNS_MALFORMED = -1 };	/* dns_count(): a record cannot be read */
+
+enum QState {	/* Query.done */
+	Q_AGAIN = -1,	/* dns_parse() asked again, for the CNAME's target */
+	Q_WAITING,	/* in flight */
+	Q_DONE		/* its Answer is set */
+};
+
+typedef struct {	/* one query in flight */
+	Answer *ans;
+	const char *asked;	/* the name as given, before CNAMEs */
+	long long sent;		/* ms: -v shows how long it took */
+	char name[DNS_NAME_MAX + 1];
+	int hops;		/* CNAME re-queries made */
+	int done;		/* enum QState */
+	int cancel;		/* still in flight when dns_wait() stopped waiting */
+	long long deadline;	/* no query is sent after it */
+	int edns;		/* the question carries an OPT RR */
+	int tries, tcp;		/* -v: Answer's */
+	int qlen;
+	unsigned char pkt[DNS_QUERY_MAX];	/* the question, for ares_send() */
+} Query;
+
+/*
+ * In s (an "options" line or RES_OPTIONS), the last value of key
+ * ("timeout:", "attempts:") into *v, capped at max as the C library does.
+ */
+static void
+dns_optval(const char *s, const char *key, int max, int *v)
+{
+	size_t k = strlen(key), n;
+	char val[16];
+	long l;
+
+	for (; *s; s += n) {
+		s += strspn(s, " \t\r\n");
+		n = strcspn(s, " \t\r\n");
+		if (n <= k || n - k >= sizeof(val) || strncmp(s, key, k))
+			continue;
+		memcpy(val, s + k, n - k);
+		val[n - k] = '\0';
+		if (!num(val, 0, 1000000, &l))
+			*v = MIN(l, max);
+	}
+}
+
+/*
+ * timeout: (s, into *timeout) and attempts: as resolv.conf(5) has them:
+ * its options lines, then RES_OPTIONS; -1 where neither sets one.  Read
+ * here, not by c-ares: 1.18 knows only its own retrans: and retry:, and
+ * the versions' defaults differ.  Returns the number of nameserver
+ * lines: a guess at the servers c-ares will read (dns_init).
+ */
+static int
+dns_sysopts(int *timeout, int *attempts)
+{
+	char line[RESOLV_LINE_MAX], *p;
+	FILE *fp;
+	int n = 0;
+
+	*timeout = *attempts = -1;
+	if ((fp = fopen("/etc/resolv.conf", "r"))) {
+		while (fgets(line, sizeof(line), fp)) {
+			n += !strncmp(line, "nameserver", 10) && isspace((unsigned char)line[10]);
+			if (strncmp(line, "options", 7) || !isspace((unsigned char)line[7]))
+				continue;
+			dns_optval(line + 7, "timeout:", 30, timeout);
+			dns_optval(line + 7, "attempts:", 5, attempts);
+		}
+		fclose(fp);
+	}
+	if ((p = getenv("RES_OPTIONS"))) {
+		dns_optval(p, "timeout:", 30, timeout);
+		dns_optval(p, "attempts:", 5, attempts);
+	}
+	return n;
+}
+
+/* c-ares tells which sockets to watch: dnsfd[] follows it for dns_wait(). */
+static void
+dns_sockstate(void *data, ares_socket_t fd, int readable, int writable)
+{
+	int i;
+
+	(void)data;
+	for (i = 0; i < ndnsfd && dnsfd[i].fd != fd; i++)
+		;
+	if (!readable && !writable) {
+		if (i < ndnsfd)
+			dnsfd[i] = dnsfd[--ndnsfd];
+		return;
+	}
+	if (i == ndnsfd) {
+		if (ndnsfd == DNS_FDS_MAX)
+			return;	/* not watched: c-ares times its query out */
+		ndnsfd++;
+	}
+	dnsfd[i].fd = fd;
+	dnsfd[i].events = (readable ? POLLIN : 0) | (writable ? POLLOUT : 0);
+}
+
+#if ARES_VERSION >= 0x011d00	/* 1.29: which transport answered, for -v */
+static void
+dns_servstate(const char *server, ares_bool_t success, int flags, void *data)
+{
+	(void)server;
+	(void)data;
+	dns_tcp = success && (flags & ARES_SERV_STATE_TCP);
+}
+#endif
+
+/*
+ * A channel for the name servers (resolv.conf, or servers: the
+ * Nameservers key); with one server, SERVFAIL, REFUSED and NOTIMP come to
+ * us (NOCHECKRESP) instead of being asked again at once of that same
+ * server.  Returns the number of servers, or -1.
+ */
+static int
+dns_channel(ares_channel *ch, const char *servers, int timeout_ms, int tries, int flags)
+{
+	struct ares_options o;
+	struct ares_addr_port_node *list = NULL, *s;
+	int mask, r, n = 0;
+
+	memset(&o, 0, sizeof(o));
+	o.flags = ARES_FLAG_EDNS | ARES_FLAG_NOSEARCH | flags;	/* replaces the defaults */
+	o.timeout = timeout_ms;
+	o.tries = tries;
+	o.ednspsz = edns_payload;
+	o.sock_state_cb = dns_sockstate;
+	mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_EDNSPSZ |
+	       ARES_OPT_SOCK_STATE_CB;
+#ifdef ARES_OPT_UDP_MAX_QUERIES	/* 1.20: a fresh source port for every query */
+	o.udp_max_queries = 1;
+	mask |= ARES_OPT_UDP_MAX_QUERIES;
+#endif
+#ifdef ARES_OPT_QUERY_CACHE	/* 1.23: our cache decides what is kept */
+	o.qcache_max_ttl = 0;
+	mask |= ARES_OPT_QUERY_CACHE;
+#endif
+	if ((r = ares_init_options(ch, &o, mask)) != ARES_SUCCESS) {
+		logmsg(LOG_ERR, "c-ares: %s", ares_strerror(r));
+		return -1;
+	}
+	if (*servers && (r = ares_set_servers_ports_csv(*ch, servers)) != ARES_SUCCESS)
+		logmsg(LOG_ERR, "Nameservers \"%s\": %s", servers, ares_strerror(r));
+	else if ((r = ares_get_servers_ports(*ch, &list)) == ARES_SUCCESS)
+		for (s = list; s; s = s->next)
+			n++;
+	ares_free_data(list);
+#if ARES_VERSION >= 0x011d00
+	ares_set_server_state_callback(*ch, dns_servstate, NULL);
+#endif
+	if (r == ARES_SUCCESS && !n)
+		logmsg(LOG_ERR, "no name server to ask");
+	if (r != ARES_SUCCESS || !n) {
+		ares_destroy(*ch);
+		return -1;
+	}
+	return n;
+}
+
+/*
+ * The one channel of the process, for its whole life, so that what
+ * c-ares learns (which server is down, its cookies) serves every request.
+ * Timeout and tries: the keys DNS_Timeout_ms and DNS_Tries, else
+ * resolv.conf's options, else ours.  A channel that cannot be made
+ * leaves the one in force.  Returns 0, or -1.
+ */
+static int
+dns_init(const Conf *cf)
+{
+	ares_channel ch;
+	const char *p;
+	int n, timeout, attempts, ms, tries, one;
+
+	if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
+		return -1;
+	if (idpool.fd < 0 && (idpool.fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) < 0) {
+		logmsg(LOG_ERR, "/dev/urandom: %s: no query IDs nobody can guess", strerror(errno));
+		return -1;
+	}
+	idpool.n = 0;	/* a listener's child reads its own */
+	n = dns_sysopts(&timeout, &attempts);
+	ms = cf->dns_timeout_ms ? cf->dns_timeout_ms :
+	     timeout > 0 ? timeout * 1000 : dns_timeout_default;
+	tries = cf->dns_tries ? cf->dns_tries : attempts > 0 ? attempts : dns_tries_default;
+	if (*cf->nameservers)
+		for (n = 1, p = cf->nameservers; (p = strchr(p, ',')); p++)
+			n++;
+	/* one server or several: a guess, so that c-ares is set up once, checked */
+	one = n <= 1;
+	if ((n = dns_channel(&ch, cf->nameservers, ms, tries, one ? ARES_FLAG_NOCHECKRESP : 0)) < 0)
+		return -1;
+	if (one != (n == 1)) {
+		ares_destroy(ch);
+		if (dns_channel(&ch, cf->nameservers, ms, tries, one ? 0 : ARES_FLAG_NOCHECKRESP) < 0)
+			return -1;
+	}
+	if (channel)
+		ares_destroy(channel);	/* idle: no query outlives dns_wait() */
+	channel = ch;
+	return 0;
+}
+
+/* Two bytes nobody can predict, for a query ID; -1 when they cannot be read. */
+static int
+dns_id(unsigned char *id)
+{
+	if (idpool.n < 2) {
+		if (read(idpool.fd, idpool.b, sizeof(idpool.b)) != (ssize_t)sizeof(idpool.b))
+			return -1;
+		idpool.n = sizeof(idpool.b);
+	}
+	idpool.n -= 2;
+	memcpy(id, idpool.b + idpool.n, 2);
+	return 0;
+}
+
+/*
+ * Follow the CNAMEs among the an records at u from cur, which ends as the
+ * name they lead to; NULL, or why the chain cannot be followed.
+ */
+static const char *
+dns_chain(Unpack u, int an, char *cur)
+{
+	char t[DNS_NAME_MAX + 1];
+	Unpack v, rd;
+	RR rr;
+	int i, hops, moved = 1;
+
+	for (hops = 0; moved && hops <= max_cnames; hops++) {
+		for (moved = 0, v = u, i = 0; i < an && !moved; i++) {
+			unpack_rr(&v, &rr);
+			if (v.err)
+				return v.err;
+			rd = unpack_at(&v, rr.rd);
+			if (rr.type == T_CNAME && caseeq(rr.owner, cur) &&
+			    unpack_name(&rd, t) > 0) {	/* to itself: a loop */
+				strcpy(cur, t);
+				moved = 1;
+			}
+		}
+	}
+	return moved ? "CNAME chain too long" : NULL;
+}
+
+/*
+ * The records of type owned by name among the an at u; *cname: a CNAME
+ * is among them.  DNS_MALFORMED: one cannot be read.
+ */
+static int
+dns_count(Unpack u, int an, int type, const char *name, int *cname)
+{
+	RR rr;
+	int n = 0;
+
+	for (*cname = 0; an-- > 0; ) {
+		unpack_rr(&u, &rr);
+		if (u.err)
+			return DNS_MALFORMED;
+		*cname |= rr.type == T_CNAME;
+		n += rr.type == type && caseeq(rr.owner, name);
+	}
+	return n;
+}
+
+/* rr's RDATA as the next record of a; 0: not a usable one (it is skipped) */
+static int
+dns_rdata(Answer *a, const Unpack *u, const RR *rr)
+{
+	char t[DNS_NAME_MAX + 1];
+	const unsigned char *p = u->p;
+	int rd = rr->rd, end = rr->rd + rr->rdlen, l, k;
+	Unpack name;
+
+	switch (a->type) {
+	case T_A:
+	case T_AAAA:
+		if (rr->rdlen != (a->type == T_A ? 4 : 16))
+			return 0;
+		memset(a->ip[a->n], 0, 16);
+		memcpy(a->ip[a->n], p + rd, rr->rdlen);
+		return 1;
+	case T_MX:
+		if (rr->rdlen < 3)
+			return 0;
+		rd += 2;	/* preference */
+		/* fallthrough */
+	case T_PTR:
+		name = unpack_at(u, rd);
+		return (l = unpack_name(&name, t)) >= 0 && name.off <= end &&
+		       (a->s[a->n] = astrndup(t, l));
+	case T_TXT:	/* RFC 7208 3.3: strings joined, no spaces */
+		if (!(a->s[a->n] = aalloc(rr->rdlen + 1)))
+			return 0;
+		for (l = 0, k = rd; k < end && k + 1 + p[k] <= end; k += 1 + p[k]) {
+			memcpy(a->s[a->n] + l, p + k + 1, p[k]);
+			l += p[k];
+		}
+		if (k != end)
+			return 0;
+		if (!a->n)
+			a->first = rd < end ? p[rd] : 0;
+		a->s[a->n][l] = '\0';
+		a->len[a->n] = l;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Encode q's question into q->pkt: a header with RD, one question and,
+ * when q->edns, an OPT RR (RFC 6891) offering edns_payload bytes, where
+ * c-ares 1.34 also puts its cookie.  The ID is dns_cares()'s.  Returns -1
+ * for a name that has an empty or over-long label.
+ */
+static int
+dns_encode(Query *q)
+{
+	unsigned char *p = q->pkt;
+	const char *s, *dot;
+	int n = 12, l;
+
+	memset(p, 0, 12);
+	p[2] = 0x01;			/* RD */
+	p[5] = 1;			/* QDCOUNT */
+	p[11] = q->edns ? 1 : 0;	/* ARCOUNT */
+	for (s = q->name; *s; s = *dot ? dot + 1 : dot) {
+		if (!(dot = strchr(s, '.')))
+			dot = s + strlen(s);
+		if ((l = dot - s) < 1 || l > LABEL_MAX || n + 1 + l > 12 + DNS_NAME_MAX - 1)
+			return -1;
+		p[n++] = l;
+		memcpy(p + n, s, l);
+		n += l;
+	}
+	p[n++] = 0;
+	p[n++] = q->ans->type >> 8;
+	p[n++] = q->ans->type & 0xff;
+	p[n++] = 0;
+	p[n++] = 1;			/* IN */
+	if (q->edns) {			/* root, OPT, payload size, no flags */
+		memset(p + n, 0, 11);
+		p[n + 2] = 41;
+		p[n + 3] = edns_payload >> 8;
+		p[n + 4] = edns_payload & 0xff;
+		n += 11;
+	}
+	return q->qlen = n;
+}
+
+/*
+ * The status ares_query() would give for what ares_send() handed over:
+ * an answer's RCODE, or c-ares' own status when there is no answer.
+ */
+static int
+dns_status(int status, const unsigned char *p, int plen)
+{
+	static const int rcode_status[] = {
+		ARES_SUCCESS, ARES_EFORMERR, ARES_ESERVFAIL, ARES_ENOTFOUND,
+		ARES_ENOTIMP, ARES_EREFUSED,
+	};
+	int rcode;
+
+	if (status != ARES_SUCCESS || !p)
+		return status == ARES_SUCCESS ? ARES_EBADRESP : status;
+	if (plen < 12)
+		return ARES_EBADRESP;
+	rcode = p[3] & 0x0f;
+	if (rcode >= (int)LEN(rcode_status))
+		return ARES_EBADRESP;
+	if (!rcode && !(p[6] | p[7]))
+		return ARES_ENODATA;
+	return rcode_status[rcode];
+}
+
+/* Whether q's answer is enough for w: an address that matches, under w's domain. */
+static int
+dns_enough(const Enough *w, const Query *q)
+{
+	const Answer *a = q->ans;
+	int i;
+
+	if (!w || q->done != Q_DONE || a->status != D_OK ||
+	    (w->domain && !name_under(q->asked, w->domain)))
+		return 0;
+	for (i = 0; i < a->n; i++)
+		if (addr_inprefix(a->ip[i], w->ip->b, w->ip->v6 ? w->cidr6 : w->cidr4))
+			return 1;
+	return 0;
+}
+
+/*
+ * Drive c-ares until every query is done, one is enough for w, or the
+ * deadline passes; the rest are cancelled (their callbacks run now, while
+ * q is still there), so that nothing of this lookup is left in flight.
+ */
+static void
+dns_wait(Query *q, int n, long long deadline, const Enough *w)
+{
+	struct pollfd p[DNS_FDS_MAX];
+	struct timeval max, tv, *tvp;
+	long long left;
+	int i, k, busy, stop = 0;
+
+	for (;;) {
+		for (busy = 0, i = 0; i < n; i++) {
+			stop |= dns_enough(w, &q[i]);
+			busy |= q[i].done == Q_WAITING;
+		}
+		if (!busy || stop || (left = deadline - now_ms()) <= 0)
+			break;
+		max.tv_sec = left / 1000;
+		max.tv_usec = left % 1000 * 1000;
+		tvp = ares_timeout(channel, &max, &tv);
+		/* callbacks change dnsfd[]: poll a copy */
+		memcpy(p, dnsfd, (k = ndnsfd) * sizeof(*p));
+		if ((i = poll(p, k, tvp->tv_sec * 1000 + (tvp->tv_usec + 999) / 1000)) < 0 &&
+		    errno != EINTR)
+			break;
+		if (i <= 0) {	/* a try's time is up */
+			ares_process_fd(channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+			continue;
+		}
+		for (i = 0; i < k; i++)
+			if (p[i].revents)
+				ares_process_fd(channel,
+				    p[i].revents & (POLLIN | POLLERR | POLLHUP) ? p[i].fd : ARES_SOCKET_BAD,
+				    p[i].revents & POLLOUT ? p[i].fd : ARES_SOCKET_BAD);
+	}
+	if (!busy)
+		return;
+	for (i = 0; i < n; i++)
+		q[i].cancel = q[i].done == Q_WAITING;
+	if (channel)	/* none in the fuzzers, whose queries answer at once */
+		ares_cancel(channel);	/* their callbacks run now, while q is still there */
+	for (i = 0; i < n; i++) {
+		if (!q[i].cancel)
+			continue;
+		q[i].done = Q_DONE;
+		q[i].ans->ms = now_ms() - q[i].sent;
+		q[i].ans->status = D_TEMP;
+		q[i].ans->err = stop ? "not waited for: another answer matched" :
+		                "exceeded max query lookup time";
+	}
+}
+
+/*
+ * -v: one lookup and what came of it, every record whole.  DNS text goes
+ * to a terminal: bytes that are not printable ASCII (an escape sequence
+ * in a TXT record) are shown as '?'.
+ */
+static void
+dns_trace(const char *name, const Answer *a)
+{
+	static const char *const status[NUM_DNSSTATUS] = {
+		[D_OK] = "", [D_NXDOMAIN] = " NXDOMAIN", [D_NODATA] = " no records",
+		[D_TEMP] = " error: ",
+	};
+	char head[LOG_LINE_MAX], ip[INET6_ADDRSTRLEN], tries[32] = "", *line;
+	const char *v;
+	size_t size, vl;
+	int k, txt = a->type == T_TXT;
+	Buf b;
+
+	if (a->tries > 1 || a->tcp)
+		snprintf(tries, sizeof(tries), ", %d tr%s%s", a->tries, a->tries == 1 ? "y" : "ies",
+		         a->tcp ? ", tcp" : "");
+	snprintf(head, sizeof(head), "dns %s %s:%s%s", name, a->type == T_A ? "A" :
+	         a->type == T_AAAA ? "AAAA" : a->type == T_MX ? "MX" : a->type == T_PTR ? "PTR" : "TXT",
+	         status[a->status], a->status == D_TEMP ? a->err : "");
+	for (size = strlen(head) + 64, k = 0; a->status == D_OK && k < a->n; k++)
+		size += 4 + (txt ? a->len[k] : DNS_NAME_MAX);
+	if (!(line = aalloc(size)))
+		return;
+	b = (Buf){ line, size, 0, 0 };
+	buf_put(&b, head, strlen(head));
+	for (k = 0; a->status == D_OK && k < a->n; k++) {
+		v = a->type == T_A || a->type == T_AAAA ?
+		    inet_ntop(a->type == T_A ? AF_INET : AF_INET6, a->ip[k], ip, sizeof(ip)) : a->s[k];
+		vl = txt ? a->len[k] : strlen(v);
+		buf_put(&b, txt ? " \"" : " ", 1 + txt);
+		for (buf_put(&b, v, vl); vl; vl--)	/* any byte: DNS data is binary */
+			if (line[b.len - vl] < ' ' || line[b.len - vl] > '~')
+				line[b.len - vl] = '?';
+		buf_put(&b, "\"", txt);
+	}
+	snprintf(line + b.len, size - b.len, " (%lld ms%s%s)", a->ms, a->cached ? ", cached" : "", tries);
+	trace_line(line);
+}
+
+/* -q -v: how many queries went out */
+static int
+dns_queries(void)
+{
+	return dns_sent;
+}
+
+/* declared ahead: an answer's callback may ask again (a CNAME's target) */
+static void dns_callback(void *, int, int, unsigned char *, int);
+
+/*
+ * DNS_SEND: q to c-ares, with an ID of ours: 1.18's ares_send() sends the
+ * ID it is given (later versions put their own in its place).
+ */
+static void
+dns_cares(Query *q)
+{
+	if (dns_id(q->pkt) < 0) {
+		dns_callback(q, ARES_EFILE, 0, NULL, 0);
+		return;
+	}
+	ares_send(channel, q->pkt, q->qlen, dns_callback, q);
+}
+
+/*
+ * Hand q to c-ares, unless Lookup_Time is up: then it ends D_TEMP
+ * without a query.  c-ares may call back before this returns.
+ */
+static void
+dns_send(Query *q)
+{
+	if (now_ms() >= q->deadline) {
+		q->done = Q_DONE;
+		q->ans->status = D_TEMP;
+		q->ans->err = "exceeded max query lookup time";
+		return;
+	}
+	if (dns_encode(q) < 0) {
+		dns_callback(q, ARES_EBADNAME, 0, NULL, 0);
+		return;
+	}
+	dns_sent++;
+	DNS_SEND(q);
+}
+
+/*
+ * Take from an answer the records of the asked type owned by the asked
+ * name or, through CNAMEs in the same answer, by its alias target.  Other
+ * records (a lying or confused server) are ignored.  When only a CNAME
+ * came back, ask again for its target.
+ */
+static void
+dns_parse(Query *q, const unsigned char *p, int plen)
+{
+	Answer *a = q->ans;
+	char cur[DNS_NAME_MAX + 1];
+	Unpack u;
+	RR rr;
+	int an, nsc, i, n, cname;
+
+	a->status = D_TEMP;
+	a->err = "malformed DNS answer";
+	an = unpack_start(&u, p, plen, &nsc);
+	if (u.err)
+		return;
+	strcpy(cur, q->name);
+	/* count, then copy: the arrays are sized by what is really there */
+	if ((n = dns_count(u, an, a->type, cur, &cname)) == DNS_MALFORMED)
+		return;
+	if (cname && ((a->err = dns_chain(u, an, cur)) ||
+	              (n = dns_count(u, an, a->type, cur, &cname)) == DNS_MALFORMED))
+		return;
+	a->n = 0;
+	a->ttl = UINT_MAX;
+	if (!(a->s = aalloc(n * sizeof(*a->s))) || !(a->len = aalloc(n * sizeof(*a->len))) ||
+	    !(a->ip = aalloc(n * sizeof(*a->ip)))) {
+		a->err = "out of memory for DNS answer";
+		return;
+	}
+	for (i = 0; i < an; i++) {	/* dns_count() read them all */
+		unpack_rr(&u, &rr);
+		if (rr.type == a->type && caseeq(rr.owner, cur) && dns_rdata(a, &u, &rr)) {
+			a->ttl = MIN(a->ttl, rr.ttl);
+			a->n++;
+		}
+	}
+	if (a->n) {
+		a->status = D_OK;
+	} else if (caseeq(cur, q->name)) {
+		a->status = D_NODATA;
+	} else if (q->hops < max_cnames) {
+		strcpy(q->name, cur);	/* only the alias came: follow it */
+		q->hops++;
+		q->done = Q_AGAIN;	/* before: the callback may run right away */
+		dns_send(q);
+	} else {
+		a->err = "CNAME chain too long";
+	}
+}
+
+/*
+ * Hand a finished query's answer to its Answer, with e, the cache entry
+ * that holds exactly this answer (none: NULL), so that a parsed record is
+ * kept with the answer it came from and no other; it may ask again
+ * (CNAME).
+ */
+static void
+dns_deliver(Query *q, int status, const unsigned char *abuf, int alen, CacheEntry *e)
+{
+	q->done = Q_DONE;
+	q->ans->n = 0;
+	q->ans->ms = now_ms() - q->sent;
+	q->ans->entry = e;
+	q->ans->gen = e ? e->gen : 0;
+	switch (status) {
+	case ARES_SUCCESS:
+		dns_parse(q, abuf, alen);
+		if (q->done == Q_AGAIN)
+			q->done = Q_WAITING;
+		return;
+	case ARES_ENODATA:
+		q->ans->status = D_NODATA;
+		return;
+	case ARES_ENOTFOUND:
+		q->ans->status = D_NXDOMAIN;
+		return;
+	default:
+		q->ans->status = D_TEMP;
+		q->ans->err = ares_strerror(status);
+	}
+}
+
+/*
+ * ares_send()'s callback: an answer whose question and ID c-ares has
+ * matched (and, with 1.34, its cookie), or why there is none.  A server
+ * that answers FORMERR to EDNS is asked again without it (RFC 6891 7),
+ * where c-ares did not do so itself.
+ */
+static void
+dns_callback(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	Query *q = arg;
+	CacheEntry *e = NULL;
+
+	q->tcp = dns_tcp;	/* the UDP try it was truncated on is one more */
+	q->tries += timeouts + (abuf != NULL) + dns_tcp;
+	dns_tcp = 0;
+	status = dns_status(status, abuf, alen);
+	if (status == ARES_EFORMERR && q->edns) {
+		q->edns = 0;
+		dns_send(q);
+		return;
+	}
+	if (abuf && (status == ARES_SUCCESS || status == ARES_ENODATA || status == ARES_ENOTFOUND))
+		e = cache_put(q->name, q->ans->type, status, abuf, alen);
+	dns_deliver(q, status, abuf, alen, e);
+}
+
+/*
+ * Look names up concurrently, each into its Answer.  A name that cannot
+ * be a DNS name gets D_NXDOMAIN without a query.  Returns the number of
+ * answers that are D_TEMP.
+ */
+static int
+dns_lookup_many(long long deadline, char **names, int n, int type, Answer *ans, const Enough *w)
+{
+	CacheEntry *e;
+	Query *q;
+	int i, temp, enough = 0;
+
+	if (!(q = aalloc(n * sizeof(*q)))) {
+		for (i = 0; i < n; i++) {
+			ans[i].status = D_TEMP;
+			ans[i].err = "out of memory for queries";
+		}
+		return n;
+	}
+	if (!deadline)	/* Lookup_Time 0 */
+		deadline = now_ms() + LOOKUP_FALLBACK_MS;
+	for (i = 0; i < n; i++) {
+		memset(&ans[i], 0, sizeof(ans[i]));
+		ans[i].type = type;
+		q[i].ans = &ans[i];
+		q[i].asked = names[i];
+		q[i].hops = q[i].cancel = q[i].tries = q[i].tcp = 0;
+		q[i].done = Q_DONE;
+		q[i].edns = 1;
+		q[i].deadline = deadline;
+		/* RFC 8616 4: a U-label (from a macro) is asked as its A-label */
+		if (idn_ascii(names[i], q[i].name, sizeof(q[i].name)) || !name_ok(q[i].name)) {
+			ans[i].status = D_NXDOMAIN;
+			continue;
+		}
+		q[i].done = Q_WAITING;
+		q[i].sent = now_ms();
+		if (enough)	/* dns_wait ends it unasked */
+			continue;
+		if ((e = cache_get(q[i].name, type))) {	/* cache_put's key */
+			ans[i].cached = 1;
+			dns_deliver(&q[i], e->status, e->pkt, e->len, e);
+		} else {
+			dns_send(&q[i]);
+		}
+		enough = dns_enough(w, &q[i]);
+	}
+	dns_wait(q, n, deadline, w);
+	for (temp = 0, i = 0; i < n; i++) {
+		temp += ans[i].status == D_TEMP;
+		ans[i].tries = q[i].tries;
+		ans[i].tcp = q[i].tcp;
+		if (tracing())
+			dns_trace(names[i], &ans[i]);
+	}
+	return temp;
+}
+
+/* One lookup; returns its DnsStatus. */
+static int
+dns_lookup(long long deadline, const char *name, int type, Answer *ans)
+{
+	char *n = (char *)name;
+
+	dns_lookup_many(deadline, &n, 1, type, ans, NULL);
+	return ans->status;
+}
+
+/* spf */
+
+/*
+ * Offers: spf_begin() and spf_check() (check_host() for one identity,
+ * RFC 7208 4), spf_flush() (before a request), and for policy's
+ * whitelists spf_validate() (the client's validated PTR names).
+ * Owns the expansion buffer, and the records parsed from cached answers
+ * (rcache, in the pool rpool), which live across requests.
+ */
+
+static char expand[MACRO_MAX + 1];	/* a macro-string expanded */
+static struct {		/* SPF records of cached answers, parsed (CacheEntry.rec) */
+	size_t len;
+	const char *text;	/* in rpool */
+	Record rec;		/* its terms in rpool */
+} rcache[RCACHE_SIZE];
+static int rcache_n;
+static int rcache_full;		/* a record did not fit: empty it before the next request */
+static Term rpool[RCACHE_POOL / sizeof(Term)];	/* terms, then the text */
+static size_t rpool_used;	/* in Terms */
+static unsigned short macro_parts[MACRO_MAX + 2];	/* every byte may be a delimiter */
+
+static const char *const match_name[] = {	/* enum Match, for -v */
+	[MATCH] = "match", [NOMATCH] = "no match", [ERR_TEMP] = "temperror",
+	[ERR_PERM] = "permerror",
+};
+
+enum { MACRO_BAD = -1, MACRO_FULL = -2 };	/* spf_expand(): no expansion */
+enum { MACRO_OK, MACRO_TAIL };	/* spf_macro_check(): well-formed (and how it ends) */
+
+typedef struct {	/* one piece of a macro-string, RFC 7208 7.1 */
+	const char *lit;	/* text copied as it is: a byte, or an escape's */
+	size_t litlen;		/* 0: a macro-expand, as the fields below say */
+	int pct;		/* it begins with '%': an escape or a macro-expand */
+	int letter;		/* as written: upper case URL-escapes */
+	int keep;		/* the rightmost parts kept; INT_MAX: all */
+	int rev;		/* the parts reversed first */
+	char delim[8];		/* the delimiters; "": '.' */
+} Piece;
+
+enum { R_NOTYET = -1 };	/* spf_record(), spf_parse(), spf_eval(): no result yet, go on */
+
+typedef struct {	/* a domain's SPF record, as spf_record() found it */
+	const char *s;
+	size_t len;
+	CacheEntry *from;	/* the cache entry of its answer; NULL: none */
+} Found;
 
 /* RFC 7208 4.5: "v=spf1", case-insensitive, then a space or the end. */
 static int
@@ -2860,136 +2720,6 @@ spf_ip4(const char *s, const char *e, unsigned char *ip)
 		ip[i] = v;
 	}
 	return s == e ? 0 : -1;
-}
-
-/*
- * Check a domain-spec (RFC 7208 7.1): a macro-string whose end is a macro
- * or "." toplabel ["."].  Returns 0 or -1.
- */
-static int
-spf_domainspec(const char *s, size_t len)
-{
-	const char *e = s + len, *dot;
-	int r, alpha = 0;
-
-	if (!len || (r = spf_macro_check(s, len, 0)) == MACRO_BAD)
-		return -1;
-	if (r == MACRO_TAIL)	/* ends in a macro-expand */
-		return 0;
-	if (e[-1] == '.')
-		e--;
-	for (dot = e; dot > s && dot[-1] != '.'; dot--)
-		;
-	if (dot == s || dot == e || *dot == '-' || e[-1] == '-')
-		return -1;
-	for (; dot < e; dot++) {
-		if (*dot == '-')
-			alpha = 1;	/* 1*alphanum "-" ... alphanum */
-		else if (isalpha((unsigned char)*dot))
-			alpha = 1;
-		else if (!isdigit((unsigned char)*dot))
-			return -1;
-	}
-	return alpha ? 0 : -1;
-}
-
-/*
- * Parse one term of a record (RFC 7208 4.6.1, 12).  A directive and a
- * modifier look like this; t gets offsets into s:
- *
- *   -mx:%{d}.example/24//64          redirect=_spf.example
- *   ^^ ^           ^  ^              ^       ^
- *   |  arg         |  cidr6          name    arg
- *   qual, mech     cidr4
- *
- * Returns NULL, or what is wrong (the permerror detail).
- */
-static const char *
-spf_term(const char *s, size_t len, Term *t)
-{
-	const char *e = s + len, *p = s;
-	int i;
-
-	memset(t, 0, sizeof(*t));
-	t->tok = s;
-	t->len = len;
-	t->qual = '+';
-	t->cidr4 = 32;
-	t->cidr6 = 128;
-	if (strchr("+-~?", *p))
-		t->qual = *p++;
-	for (s = p; p < e && (isalnum((unsigned char)*p) || strchr("-_.", *p)); p++)
-		;
-	if (p == s || !isalpha((unsigned char)*s))
-		return "Unknown mechanism found";
-	if (p < e && *p == '=') {	/* modifier */
-		t->mech = M_MOD;
-		t->u.arg.off = p + 1 - t->tok;
-		t->u.arg.len = e - p - 1;
-		if (s != t->tok)
-			return "Invalid modifier";
-		if (spf_modifier(t))
-			return spf_domainspec(p + 1, e - p - 1) ? "Invalid domain found" : NULL;
-		return spf_macro_check(p + 1, e - p - 1, 1) == MACRO_BAD ?
-		       "Invalid macro in modifier" : NULL;
-	}
-	for (i = 0; i < M_MOD; i++)
-		if (strlen(mechs[i].name) == (size_t)(p - s) && !casecmpn(s, mechs[i].name, p - s))
-			break;
-	if ((t->mech = i) == M_MOD)
-		return "Unknown mechanism found";
-	return spf_directive(t, p, e);
-}
-
-/*
- * The rest of a directive after its name, at p: CIDR lengths, then the
- * argument as mechs[] says.  a, mx, ip4, ip6 may end in CIDR lengths: a
- * '/' and digits; a '/' followed by anything else belongs to the
- * domain-spec (7.1).
- */
-static const char *
-spf_directive(Term *t, const char *p, const char *e)
-{
-	char buf[INET6_ADDRSTRLEN];
-	const char *sl;
-	int cidr = mechs[t->mech].cidr, v;
-
-	if (cidr && (sl = spf_slashdigits(p, e)) && cidr != CIDR4 && sl - 1 > p && sl[-2] == '/') {
-		if (cidr == CIDR6 || (v = spf_cidr(sl, e, 128)) < 0)
-			return "Invalid CIDR length";
-		t->cidr6 = v;
-		e = sl - 2;
-	}
-	if (cidr && (sl = spf_slashdigits(p, e))) {
-		if ((v = spf_cidr(sl, e, cidr == CIDR6 ? 128 : 32)) < 0)
-			return "Invalid CIDR length";
-		*(cidr == CIDR6 ? &t->cidr6 : &t->cidr4) = v;
-		e = sl - 1;
-	}
-	if (p < e && *p++ != ':')
-		return "Unknown mechanism found";
-	switch (mechs[t->mech].arg) {
-	case ARG_NONE:
-		return p == e ? NULL : "Invalid all mechanism";
-	case ARG_IP4:
-		return p < e && !spf_ip4(p, e, t->u.ip) ? NULL : "Invalid IP4 address";
-	case ARG_IP6:
-		if (p == e || e - p >= (long)sizeof(buf))
-			return "Invalid IP6 address";
-		memcpy(buf, p, e - p);
-		buf[e - p] = '\0';
-		return inet_pton(AF_INET6, buf, t->u.ip) == 1 ? NULL : "Invalid IP6 address";
-	case ARG_NEED:
-		if (p[-1] != ':')
-			return "Missing domain";
-		/* fallthrough */
-	default:
-		t->u.arg.off = p - t->tok;
-		t->u.arg.len = e - p;
-		if (p[-1] == ':' && spf_domainspec(p, e - p))
-			return "Invalid domain found";
-		return NULL;
-	}
 }
 
 /*
@@ -3112,107 +2842,34 @@ spf_macro_check(const char *s, size_t n, int exp)
 }
 
 /*
- * The macro-string s (n bytes) expanded for domain into expand[]: its
- * length, or MACRO_BAD (the grammar is broken) or MACRO_FULL (it does not
- * fit).  exp: an explanation's.  It stops at the first failure: a later
- * %{p} would cost lookups for nothing.
+ * Check a domain-spec (RFC 7208 7.1): a macro-string whose end is a macro
+ * or "." toplabel ["."].  Returns 0 or -1.
  */
 static int
-spf_expand(Check *c, const char *s, size_t n, const char *domain, int exp)
+spf_domainspec(const char *s, size_t len)
 {
-	char val[MACRO_MAX + 1];
-	const char *e = s + n;
-	Buf b = { expand, sizeof(expand), 0, 0 };
-	Piece m;
+	const char *e = s + len, *dot;
+	int r, alpha = 0;
 
-	while (s < e && !b.err) {
-		if (spf_piece(&s, e, exp, &m) == MACRO_BAD)
-			return MACRO_BAD;
-		if (m.litlen)
-			buf_put(&b, m.lit, m.litlen);
-		else if (spf_letter(c, tolower(m.letter), domain, val, sizeof(val)))
-			b.err = 1;
-		else
-			spf_transform(val, &m, &b);
-	}
-	expand[b.len] = '\0';
-	return b.err ? MACRO_FULL : (int)b.len;
-}
-
-/* The value of one macro letter (RFC 7208 7.3); -1 if it does not fit. */
-static int
-spf_letter(Check *c, int letter, const char *domain, char *val, size_t size)
-{
-	int n;
-
-	switch (letter) {
-	case 's':
-		n = snprintf(val, size, "%s@%s", c->local, c->sdomain);
-		break;
-	case 'l':
-		n = snprintf(val, size, "%s", c->local);
-		break;
-	case 'o':
-		n = snprintf(val, size, "%s", c->sdomain);
-		break;
-	case 'd':
-		n = snprintf(val, size, "%s", domain);
-		break;
-	case 'h':
-		n = snprintf(val, size, "%s", c->helo);
-		break;
-	case 'i':
-	case 'c':
-		addr_text(&c->ip, letter, val, size);
-		return 0;
-	case 'v':
-		n = snprintf(val, size, "%s", c->ip.v6 ? "ip6" : "in-addr");
-		break;
-	case 'p':
-		return spf_validated(c, domain, val, size);
-	case 'r':
-		n = snprintf(val, size, "%s", c->receiver);
-		break;
-	case 't':
-		n = snprintf(val, size, "%lld", (long long)time(NULL));
-		break;
-	default:
+	if (!len || (r = spf_macro_check(s, len, 0)) == MACRO_BAD)
 		return -1;
-	}
-	return n < 0 || (size_t)n >= size ? -1 : 0;
-}
-
-/*
- * The target name of a term: its domain-spec expanded, or the current
- * domain.  RFC 7208 7.3: longer than 253 octets, labels are cut from the
- * left.  Returns 0, or -1 (permerror) when the expansion fails.
- */
-static int
-spf_target(Check *c, const char *arg, size_t arglen, const char *domain, char *out)
-{
-	char *p = expand;
-	int n;
-
-	if (!arglen) {
-		join(out, DOMAIN_MAX + 2, domain, (char *)NULL);
+	if (r == MACRO_TAIL)	/* ends in a macro-expand */
 		return 0;
-	}
-	if ((n = spf_expand(c, arg, arglen, domain, 0)) < 0) {
-		snprintf(c->why, sizeof(c->why), "Macro expansion failed: %.*s",
-		         (int)MIN(arglen, 100), arg);
+	if (e[-1] == '.')
+		e--;
+	for (dot = e; dot > s && dot[-1] != '.'; dot--)
+		;
+	if (dot == s || dot == e || *dot == '-' || e[-1] == '-')
 		return -1;
+	for (; dot < e; dot++) {
+		if (*dot == '-')
+			alpha = 1;	/* 1*alphanum "-" ... alphanum */
+		else if (isalpha((unsigned char)*dot))
+			alpha = 1;
+		else if (!isdigit((unsigned char)*dot))
+			return -1;
 	}
-	if (n && expand[n - 1] == '.')
-		expand[--n] = '\0';
-	while (n > DOMAIN_MAX && (p = strchr(p, '.'))) {
-		p++;
-		n = strlen(p);
-	}
-	if (!p || n > DOMAIN_MAX)
-		out[0] = '\0';	/* one giant label: no such name */
-	else
-		memcpy(out, p, n + 1);
-	return 0;
+	return alpha ? 0 : -1;
 }
 
 /* RFC 7208 4.6.4: count a DNS-querying term; -1 when over the limit. */
@@ -3294,20 +2951,6 @@ spf_validate(long long deadline, const Addr *ip, const char *domain, Ptrs *p)
 	return p->n;
 }
 
-/* Whether name is domain or one of its subdomains, ignoring case. */
-static int
-spf_subdomain(const char *name, const char *domain)
-{
-	size_t n = strlen(name), d = strlen(domain);
-
-	if (n && name[n - 1] == '.')
-		n--;
-	if (d && domain[d - 1] == '.')
-		d--;
-	return n >= d && !casecmpn(name + n - d, domain, d) &&
-	       (n == d || name[n - d - 1] == '.');
-}
-
 /* %{p}, RFC 7208 7.3: a validated name, the domain's own first. */
 static int
 spf_validated(Check *c, const char *domain, char *val, size_t size)
@@ -3320,12 +2963,116 @@ spf_validated(Check *c, const char *domain, char *val, size_t size)
 		if (!strcasecmp(c->ptr.name[i], domain))
 			best = c->ptr.name[i];
 	for (i = 0; !best && i < n; i++)
-		if (spf_subdomain(c->ptr.name[i], domain))
+		if (name_under(c->ptr.name[i], domain))
 			best = c->ptr.name[i];
 	if (!best)
 		best = n > 0 ? c->ptr.name[0] : "unknown";
 	n = snprintf(val, size, "%s", best);
 	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+/* The value of one macro letter (RFC 7208 7.3); -1 if it does not fit. */
+static int
+spf_letter(Check *c, int letter, const char *domain, char *val, size_t size)
+{
+	int n;
+
+	switch (letter) {
+	case 's':
+		n = snprintf(val, size, "%s@%s", c->local, c->sdomain);
+		break;
+	case 'l':
+		n = snprintf(val, size, "%s", c->local);
+		break;
+	case 'o':
+		n = snprintf(val, size, "%s", c->sdomain);
+		break;
+	case 'd':
+		n = snprintf(val, size, "%s", domain);
+		break;
+	case 'h':
+		n = snprintf(val, size, "%s", c->helo);
+		break;
+	case 'i':
+	case 'c':
+		addr_text(&c->ip, letter, val, size);
+		return 0;
+	case 'v':
+		n = snprintf(val, size, "%s", c->ip.v6 ? "ip6" : "in-addr");
+		break;
+	case 'p':
+		return spf_validated(c, domain, val, size);
+	case 'r':
+		n = snprintf(val, size, "%s", c->receiver);
+		break;
+	case 't':
+		n = snprintf(val, size, "%lld", (long long)time(NULL));
+		break;
+	default:
+		return -1;
+	}
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+/*
+ * The macro-string s (n bytes) expanded for domain into expand[]: its
+ * length, or MACRO_BAD (the grammar is broken) or MACRO_FULL (it does not
+ * fit).  exp: an explanation's.  It stops at the first failure: a later
+ * %{p} would cost lookups for nothing.
+ */
+static int
+spf_expand(Check *c, const char *s, size_t n, const char *domain, int exp)
+{
+	char val[MACRO_MAX + 1];
+	const char *e = s + n;
+	Buf b = { expand, sizeof(expand), 0, 0 };
+	Piece m;
+
+	while (s < e && !b.err) {
+		if (spf_piece(&s, e, exp, &m) == MACRO_BAD)
+			return MACRO_BAD;
+		if (m.litlen)
+			buf_put(&b, m.lit, m.litlen);
+		else if (spf_letter(c, tolower(m.letter), domain, val, sizeof(val)))
+			b.err = 1;
+		else
+			spf_transform(val, &m, &b);
+	}
+	expand[b.len] = '\0';
+	return b.err ? MACRO_FULL : (int)b.len;
+}
+
+/*
+ * The target name of a term: its domain-spec expanded, or the current
+ * domain.  RFC 7208 7.3: longer than 253 octets, labels are cut from the
+ * left.  Returns 0, or -1 (permerror) when the expansion fails.
+ */
+static int
+spf_target(Check *c, const char *arg, size_t arglen, const char *domain, char *out)
+{
+	char *p = expand;
+	int n;
+
+	if (!arglen) {
+		join(out, DOMAIN_MAX + 2, domain, (char *)NULL);
+		return 0;
+	}
+	if ((n = spf_expand(c, arg, arglen, domain, 0)) < 0) {
+		snprintf(c->why, sizeof(c->why), "Macro expansion failed: %.*s",
+		         (int)MIN(arglen, 100), arg);
+		return -1;
+	}
+	if (n && expand[n - 1] == '.')
+		expand[--n] = '\0';
+	while (n > DOMAIN_MAX && (p = strchr(p, '.'))) {
+		p++;
+		n = strlen(p);
+	}
+	if (!p || n > DOMAIN_MAX)
+		out[0] = '\0';	/* one giant label: no such name */
+	else
+		memcpy(out, p, n + 1);
+	return 0;
 }
 
 /*
@@ -3355,18 +3102,8 @@ spf_addrs(Check *c, char **names, int n, int cidr4, int cidr6)
 	return NOMATCH;
 }
 
-/* RFC 7208 5: whether one mechanism matches; mechs[] has its match(). */
-static int
-spf_mech(Check *c, const Term *t, const char *domain, int depth)
-{
-	char target[DOMAIN_MAX + 2];
-
-	if (!mechs[t->mech].dns)
-		return mechs[t->mech].match(c, t, NULL, depth);
-	if (spf_count(c) || spf_target(c, t->tok + t->u.arg.off, t->u.arg.len, domain, target))
-		return ERR_PERM;
-	return mechs[t->mech].match(c, t, target, depth);
-}
+/* declared ahead: include and redirect evaluate another record */
+static int spf_check_host(Check *, const char *, int, int);
 
 static int
 mech_all(Check *c, const Term *t, const char *target, int depth)
@@ -3437,7 +3174,7 @@ mech_ptr(Check *c, const Term *t, const char *target, int depth)
 	if ((n = spf_validate(c->deadline, &c->ip, target, &c->ptr)) == PTR_VOID)
 		return spf_void(c) ? ERR_PERM : NOMATCH;
 	for (i = 0; i < n; i++)
-		if (spf_subdomain(c->ptr.name[i], target))
+		if (name_under(c->ptr.name[i], target))
 			return MATCH;
 	return NOMATCH;
 }
@@ -3466,80 +3203,72 @@ mech_exists(Check *c, const Term *t, const char *target, int depth)
 	return MATCH;
 }
 
-/*
- * RFC 7208 6.2: the explanation of a fail.  Any problem fetching or
- * expanding it leaves c->exp empty, and the default is used.
- */
-static void
-spf_explain(Check *c, const char *arg, size_t arglen, const char *domain)
-{
-	char target[DOMAIN_MAX + 2], why[sizeof(c->why)];
-	Answer a;
-	size_t i;
-	int n;
-
-	c->exp[0] = '\0';
-	memcpy(why, c->why, sizeof(why));	/* a failed exp= is no error */
-	if (spf_target(c, arg, arglen, domain, target) ||
-	    dns_lookup(c->deadline, target, T_TXT, &a) != D_OK || a.n != 1 ||
-	    (n = spf_expand(c, a.s[0], a.len[0], domain, 1)) < 0) {
-		memcpy(c->why, why, sizeof(why));
-		return;
-	}
-	/* never let DNS text put a line break or a control into a reply */
-	for (i = 0; i < (size_t)n && i < sizeof(c->exp) - 1; i++)
-		c->exp[i] = expand[i] < ' ' || expand[i] > '~' ? '?' : expand[i];
-	c->exp[i] = '\0';
-}
+static const struct {	/* RFC 7208 5: the mechanisms */
+	const char *name;
+	int arg;		/* what may follow the name after ':' */
+	int cidr;		/* the CIDR lengths it may end in */
+	int dns;		/* a DNS term (4.6.4), asked about a target name */
+	int (*match)(Check *, const Term *, const char *, int);
+} mechs[M_MOD] = {
+	[M_ALL]     = { "all",     ARG_NONE,   0,         0, mech_all },
+	[M_INCLUDE] = { "include", ARG_NEED,   0,         1, mech_include },
+	[M_A]       = { "a",       ARG_DOMAIN, CIDR_DUAL, 1, mech_a },
+	[M_MX]      = { "mx",      ARG_DOMAIN, CIDR_DUAL, 1, mech_mx },
+	[M_PTR]     = { "ptr",     ARG_DOMAIN, 0,         1, mech_ptr },
+	[M_IP4]     = { "ip4",     ARG_IP4,    CIDR4,     0, mech_ip },
+	[M_IP6]     = { "ip6",     ARG_IP6,    CIDR6,     0, mech_ip },
+	[M_EXISTS]  = { "exists",  ARG_NEED,   0,         1, mech_exists },
+};
 
 /*
- * RFC 7208 4.4, 4.5: fetch the domain's one SPF record.  Returns -1 with
- * the record in *rec, and in *from the cache entry it came from (NULL:
- * none), or the result that ends the check here.
+ * The rest of a directive after its name, at p: CIDR lengths, then the
+ * argument as mechs[] says.  a, mx, ip4, ip6 may end in CIDR lengths: a
+ * '/' and digits; a '/' followed by anything else belongs to the
+ * domain-spec (7.1).
  */
-static int
-spf_record(Check *c, const char *domain, int depth, const char **rec, size_t *len,
-           CacheEntry **from)
+static const char *
+spf_directive(Term *t, const char *p, const char *e)
 {
-	Answer a;
-	size_t j;
-	int i, found = 0;
+	char buf[INET6_ADDRSTRLEN];
+	const char *sl;
+	int cidr = mechs[t->mech].cidr, v;
 
-	switch (dns_lookup(c->deadline, domain, T_TXT, &a)) {
-	case D_TEMP:
-		spf_temp(c, a.err, domain);
-		return R_TEMPERROR;
-	case D_NXDOMAIN:
-	case D_NODATA:	/* an include or redirect target: a void lookup */
-		return depth && spf_void(c) ? R_PERMERROR : R_NONE;
+	if (cidr && (sl = spf_slashdigits(p, e)) && cidr != CIDR4 && sl - 1 > p && sl[-2] == '/') {
+		if (cidr == CIDR6 || (v = spf_cidr(sl, e, 128)) < 0)
+			return "Invalid CIDR length";
+		t->cidr6 = v;
+		e = sl - 2;
 	}
-	if (!depth)	/* what pyspf's cache shows No_Mail */
-		c->nomail = a.n && a.first == 11 && !memcmp(a.s[0], "v=spf1 -all", 11);
-	*from = a.entry && a.entry->gen == a.gen ? a.entry : NULL;
-	if (*from && (*from)->rec) {	/* this answer's record was found and parsed */
-		*rec = rcache[(*from)->rec - 1].text;
-		*len = rcache[(*from)->rec - 1].len;
-		return R_NOTYET;
+	if (cidr && (sl = spf_slashdigits(p, e))) {
+		if ((v = spf_cidr(sl, e, cidr == CIDR6 ? 128 : 32)) < 0)
+			return "Invalid CIDR length";
+		*(cidr == CIDR6 ? &t->cidr6 : &t->cidr4) = v;
+		e = sl - 1;
 	}
-	for (i = 0; i < a.n; i++) {
-		if (!spf_is_record(a.s[i], a.len[i]))
-			continue;
-		if (found++) {
-			snprintf(c->why, sizeof(c->why), "Two or more type TXT spf records found.");
-			return R_PERMERROR;
-		}
-		*rec = a.s[i];
-		*len = a.len[i];
+	if (p < e && *p++ != ':')
+		return "Unknown mechanism found";
+	switch (mechs[t->mech].arg) {
+	case ARG_NONE:
+		return p == e ? NULL : "Invalid all mechanism";
+	case ARG_IP4:
+		return p < e && !spf_ip4(p, e, t->u.ip) ? NULL : "Invalid IP4 address";
+	case ARG_IP6:
+		if (p == e || e - p >= (long)sizeof(buf))
+			return "Invalid IP6 address";
+		memcpy(buf, p, e - p);
+		buf[e - p] = '\0';
+		return inet_pton(AF_INET6, buf, t->u.ip) == 1 ? NULL : "Invalid IP6 address";
+	case ARG_NEED:
+		if (p[-1] != ':')
+			return "Missing domain";
+		/* fallthrough */
+	default:
+		t->u.arg.off = p - t->tok;
+		t->u.arg.len = e - p;
+		if (p[-1] == ':' && spf_domainspec(p, e - p))
+			return "Invalid domain found";
+		return NULL;
 	}
-	if (!found)
-		return R_NONE;
-	for (j = 0; j < *len; j++) {
-		if ((*rec)[j] < ' ' || (*rec)[j] > '~') {
-			snprintf(c->why, sizeof(c->why), "Non-ascii characters found in SPF record");
-			return R_PERMERROR;
-		}
-	}
-	return R_NOTYET;
 }
 
 /* The next space-separated token after *p in [*p, e); NULL at the end. */
@@ -3573,8 +3302,57 @@ spf_modifier(const Term *t)
 }
 
 /*
+ * Parse one term of a record (RFC 7208 4.6.1, 12).  A directive and a
+ * modifier look like this; t gets offsets into s:
+ *
+ *   -mx:%{d}.example/24//64          redirect=_spf.example
+ *   ^^ ^           ^  ^              ^       ^
+ *   |  arg         |  cidr6          name    arg
+ *   qual, mech     cidr4
+ *
+ * Returns NULL, or what is wrong (the permerror detail).
+ */
+static const char *
+spf_term(const char *s, size_t len, Term *t)
+{
+	const char *e = s + len, *p = s;
+	int i;
+
+	memset(t, 0, sizeof(*t));
+	t->tok = s;
+	t->len = len;
+	t->qual = '+';
+	t->cidr4 = 32;
+	t->cidr6 = 128;
+	if (strchr("+-~?", *p))
+		t->qual = *p++;
+	for (s = p; p < e && (isalnum((unsigned char)*p) || strchr("-_.", *p)); p++)
+		;
+	if (p == s || !isalpha((unsigned char)*s))
+		return "Unknown mechanism found";
+	if (p < e && *p == '=') {	/* modifier */
+		t->mech = M_MOD;
+		t->u.arg.off = p + 1 - t->tok;
+		t->u.arg.len = e - p - 1;
+		if (s != t->tok)
+			return "Invalid modifier";
+		if (spf_modifier(t))
+			return spf_domainspec(p + 1, e - p - 1) ? "Invalid domain found" : NULL;
+		return spf_macro_check(p + 1, e - p - 1, 1) == MACRO_BAD ?
+		       "Invalid macro in modifier" : NULL;
+	}
+	for (i = 0; i < M_MOD; i++)
+		if (strlen(mechs[i].name) == (size_t)(p - s) && !casecmpn(s, mechs[i].name, p - s))
+			break;
+	if ((t->mech = i) == M_MOD)
+		return "Unknown mechanism found";
+	return spf_directive(t, p, e);
+}
+
+/*
  * RFC 7208 4.6: parse the record's terms into r, once.  Any syntax error
- * anywhere is a permerror, before any lookup.  Returns -1, or the result.
+ * anywhere is a permerror, before any lookup.  Returns R_NOTYET, or the
+ * result.
  */
 static int
 spf_parse(Check *c, const char *s, size_t len, Record *r)
@@ -3609,28 +3387,9 @@ spf_parse(Check *c, const char *s, size_t len, Record *r)
 }
 
 /*
- * spf_parse(), unless the record came from the DNS cache and was parsed
- * then: a provider's records come with every request it sends for.
- */
-static int
-spf_parsed(Check *c, const char *s, size_t len, CacheEntry *from, Record *r)
-{
-	int res;
-
-	trace("record \"%.*s\"", (int)len, s);
-	if (from && from->rec) {
-		*r = rcache[from->rec - 1].rec;
-		return R_NOTYET;
-	}
-	if ((res = spf_parse(c, s, len, r)) == R_NOTYET && from)
-		from->rec = spf_keep(s, len, r);
-	return res;
-}
-
-/*
  * Keep a parsed record in rpool, its terms, then its text.  Returns its
  * rcache index + 1, or 0 when it is full: records kept this request may
- * be in use, so it is emptied only between requests (arena_reset).
+ * be in use, so it is emptied only between requests (spf_flush).
  */
 static int
 spf_keep(const char *s, size_t len, const Record *r)
@@ -3659,7 +3418,39 @@ spf_keep(const char *s, size_t len, const Record *r)
 	return ++rcache_n;
 }
 
-/* RFC 7208 4.6.2: the result of the first directive that matches, or -1. */
+/*
+ * spf_parse(), unless the record came from the DNS cache and was parsed
+ * then: a provider's records come with every request it sends for.
+ */
+static int
+spf_parsed(Check *c, const Found *f, Record *r)
+{
+	int res;
+
+	trace("record \"%.*s\"", (int)f->len, f->s);
+	if (f->from && f->from->rec) {
+		*r = rcache[f->from->rec - 1].rec;
+		return R_NOTYET;
+	}
+	if ((res = spf_parse(c, f->s, f->len, r)) == R_NOTYET && f->from)
+		f->from->rec = spf_keep(f->s, f->len, r);
+	return res;
+}
+
+/* RFC 7208 5: whether one mechanism matches; mechs[] has its match(). */
+static int
+spf_mech(Check *c, const Term *t, const char *domain, int depth)
+{
+	char target[DOMAIN_MAX + 2];
+
+	if (!mechs[t->mech].dns)
+		return mechs[t->mech].match(c, t, NULL, depth);
+	if (spf_count(c) || spf_target(c, t->tok + t->u.arg.off, t->u.arg.len, domain, target))
+		return ERR_PERM;
+	return mechs[t->mech].match(c, t, target, depth);
+}
+
+/* RFC 7208 4.6.2: the result of the first directive that matches, or R_NOTYET. */
 static int
 spf_eval(Check *c, const Record *r, const char *domain, int depth)
 {
@@ -3680,6 +3471,80 @@ spf_eval(Check *c, const Record *r, const char *domain, int depth)
 		trace_indent(-1);
 		if (m != NOMATCH)
 			return m == MATCH ? qual[t->qual] : m == ERR_TEMP ? R_TEMPERROR : R_PERMERROR;
+	}
+	return R_NOTYET;
+}
+
+/*
+ * RFC 7208 6.2: the explanation of a fail.  Any problem fetching or
+ * expanding it leaves c->exp empty, and the default is used.
+ */
+static void
+spf_explain(Check *c, const char *arg, size_t arglen, const char *domain)
+{
+	char target[DOMAIN_MAX + 2], why[sizeof(c->why)];
+	Answer a;
+	size_t i;
+	int n;
+
+	c->exp[0] = '\0';
+	memcpy(why, c->why, sizeof(why));	/* a failed exp= is no error */
+	if (spf_target(c, arg, arglen, domain, target) ||
+	    dns_lookup(c->deadline, target, T_TXT, &a) != D_OK || a.n != 1 ||
+	    (n = spf_expand(c, a.s[0], a.len[0], domain, 1)) < 0) {
+		memcpy(c->why, why, sizeof(why));
+		return;
+	}
+	/* never let DNS text put a line break or a control into a reply */
+	for (i = 0; i < (size_t)n && i < sizeof(c->exp) - 1; i++)
+		c->exp[i] = expand[i] < ' ' || expand[i] > '~' ? '?' : expand[i];
+	c->exp[i] = '\0';
+}
+
+/*
+ * RFC 7208 4.4, 4.5: fetch the domain's one SPF record.  Returns R_NOTYET
+ * with the record in *f, or the result that ends the check here.
+ */
+static int
+spf_record(Check *c, const char *domain, int depth, Found *f)
+{
+	Answer a;
+	size_t j;
+	int i, found = 0;
+
+	switch (dns_lookup(c->deadline, domain, T_TXT, &a)) {
+	case D_TEMP:
+		spf_temp(c, a.err, domain);
+		return R_TEMPERROR;
+	case D_NXDOMAIN:
+	case D_NODATA:	/* an include or redirect target: a void lookup */
+		return depth && spf_void(c) ? R_PERMERROR : R_NONE;
+	}
+	if (!depth)	/* what pyspf's cache shows No_Mail */
+		c->nomail = a.n && a.first == 11 && !memcmp(a.s[0], "v=spf1 -all", 11);
+	f->from = a.entry && a.entry->gen == a.gen ? a.entry : NULL;
+	if (f->from && f->from->rec) {	/* this answer's record was found and parsed */
+		f->s = rcache[f->from->rec - 1].text;
+		f->len = rcache[f->from->rec - 1].len;
+		return R_NOTYET;
+	}
+	for (i = 0; i < a.n; i++) {
+		if (!spf_is_record(a.s[i], a.len[i]))
+			continue;
+		if (found++) {
+			snprintf(c->why, sizeof(c->why), "Two or more type TXT spf records found.");
+			return R_PERMERROR;
+		}
+		f->s = a.s[i];
+		f->len = a.len[i];
+	}
+	if (!found)
+		return R_NONE;
+	for (j = 0; j < f->len; j++) {
+		if (f->s[j] < ' ' || f->s[j] > '~') {
+			snprintf(c->why, sizeof(c->why), "Non-ascii characters found in SPF record");
+			return R_PERMERROR;
+		}
 	}
 	return R_NOTYET;
 }
@@ -3711,17 +3576,16 @@ spf_redirect(Check *c, const Term *t, const char *domain, int depth, int wantexp
 static int
 spf_check_host(Check *c, const char *domain, int depth, int wantexp)
 {
-	size_t mark = arena_mark(), len = 0;
-	const char *s = NULL;
+	size_t mark = arena_mark();
+	Found f = { NULL, 0, NULL };
 	const Term *t;
-	CacheEntry *from = NULL;
 	Record rec = { NULL, 0, -1, -1, 0 };
 	int r;
 
 	trace("check_host %s", domain);
 	trace_indent(1);
-	if ((r = spf_record(c, domain, depth, &s, &len, &from)) == R_NOTYET &&
-	    (r = spf_parsed(c, s, len, from, &rec)) == R_NOTYET &&
+	if ((r = spf_record(c, domain, depth, &f)) == R_NOTYET &&
+	    (r = spf_parsed(c, &f, &rec)) == R_NOTYET &&
 	    (r = spf_eval(c, &rec, domain, depth)) == R_NOTYET) {
 		r = R_NEUTRAL;
 		if (rec.redirect >= 0 && !rec.hasall) {
@@ -3789,7 +3653,7 @@ spf_check(Check *c, const char *sender, const char *helo, int ident)
 		c->helo = c->ahelo;	/* %{h} */
 	/* 4.3: malformed, single-label or literal: none, without a lookup */
 	dl = strlen(domain);
-	if (!spf_domain_ok(domain) || !strchr(domain, '.') || domain[dl - 1] == '.' ||
+	if (!name_ok(domain) || !strchr(domain, '.') || domain[dl - 1] == '.' ||
 	    *domain == '[')
 		return R_NONE;
 	return spf_check_host(c, domain, 0, 1);
@@ -3809,6 +3673,25 @@ spf_flush(void)
 }
 
 /* config */
+
+/*
+ * Offers: conf_load() (a file, or the defaults, compiled into a Conf),
+ * conf_free(), conf_set() and conf_key() (for a Per_User line),
+ * conf_getline(), conf_defaults(), conf_unreadable(), conf_nameservers()
+ * (-n), conf_default() and conf_which() (the file used without one).
+ * Owns the defaults' templates (builtin), -n, and why the file given
+ * was not read.
+ */
+
+static Conf builtin;		/* its templates only: the defaults, compiled once */
+static const char *conf_unread;	/* conf_read(): why a file that is there was not read */
+static const char *ns_given;	/* -n: over Nameservers, at every load */
+
+static const char *const tmpl_names[NUM_TFIELDS] = {
+	[TF_REJECTDEFER] = "rejectdefer", [TF_SPF] = "spf", [TF_URL] = "url",
+	[TF_SCOPE] = "scope", [TF_IDENTITY] = "identity", [TF_IP] = "ip", [TF_RECEIVER] = "receiver",
+	[TF_P0] = "0", [TF_P1] = "1", [TF_P2] = "2", [TF_P3] = "3",
+};
 
 /* A boolean as a person writes it: False, No, Off, 0 and empty are off. */
 static int
@@ -4404,126 +4287,59 @@ conf_nameservers(const char *ns)
 	ns_given = ns;
 }
 
-/* networks */
-
 /*
- * Parse a network "addr[/len]" (IPv4 or IPv6, host bits clear, as
- * Python's ipaddress strict mode).  Returns NULL, or what is wrong.
+ * Without a config argument: the first of default_configs that exists.
+ * Upstream's path comes first; Debian's package keeps its file in the
+ * other, and its master.cf line gives no path.
  */
 static const char *
-net_parse(const char *s, Addr *net, int *bits)
+conf_default(void)
 {
-	char buf[INET6_ADDRSTRLEN + 8], *sl;
-	long v;
-	int i;
+	size_t i;
 
-	if (strlen(s) >= sizeof(buf))
-		return "too long";
-	strcpy(buf, s);
-	if ((sl = strchr(buf, '/')))
-		*sl++ = '\0';
-	memset(net, 0, sizeof(*net));
-	if (inet_pton(AF_INET, buf, net->b) != 1) {
-		if (inet_pton(AF_INET6, buf, net->b) != 1)
-			return "does not appear to be an IPv4 or IPv6 network";
-		net->v6 = 1;
-	}
-	*bits = net->v6 ? 128 : 32;
-	if (sl) {
-		if (!isdigit((unsigned char)*sl) || num(sl, 0, *bits, &v))
-			return "invalid prefix length";
-		*bits = v;
-	}
-	for (i = *bits; i < (net->v6 ? 128 : 32); i++)
-		if (net->b[i / 8] & (0x80 >> (i % 8)))
-			return "has host bits set";
-	return NULL;
+	for (i = 0; i < LEN(default_configs); i++)
+		if (!access(default_configs[i], F_OK))
+			return default_configs[i];
+	return default_configs[0];	/* missing: logged, the defaults */
 }
 
-/* The next comma-separated entry of a list, blanks stripped; NULL at the end. */
-static const char *
-list_next(const char **p, char *buf, size_t size)
+/* Say which file is in force when none was named (-t: on stdout). */
+static void
+conf_which(const char *path, int check)
 {
-	const char *s = *p, *e;
-	size_t n;
+	const char *why = access(path, F_OK) ? "neither exists: the defaults" : "the first that exists";
 
-	if (!s)
-		return NULL;
-	if ((e = strchr(s, ',')))
-		*p = e + 1;
+	if (check)
+		printf("%s: no config argument: of %s and %s, %s\n", path, default_configs[0],
+		       default_configs[1], why);
 	else
-		*p = NULL, e = s + strlen(s);
-	while (s < e && isspace((unsigned char)*s))
-		s++;
-	while (e > s && isspace((unsigned char)e[-1]))
-		e--;
-	n = MIN((size_t)(e - s), size - 1);
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	return buf;
-}
-
-/*
- * Our own lists (Listen_Allow) may also be separated by blanks: rewrite
- * list into buf with commas only.  pypolicyd-spf's keys keep its rules.
- */
-static const char *
-net_commas(const char *list, char *buf, size_t size)
-{
-	size_t n = 0, k;
-
-	for (; *list && n + 2 < size; list += k) {
-		list += strspn(list, ", \t");
-		if (!(k = MIN(strcspn(list, ", \t"), size - n - 2)))
-			break;
-		if (n)
-			buf[n++] = ',';
-		memcpy(buf + n, list, k);
-		n += k;
-	}
-	buf[n] = '\0';
-	return buf;
-}
-
-/* Every entry of a network list parses; returns the number that do not (logged). */
-static int
-net_check(const NetList *l)
-{
-	char buf[NET_ENTRY_MAX];
-	const char *p = *l->text ? l->text : NULL, *e, *err;
-	Addr net;
-	int bits, bad = 0;
-
-	while ((e = list_next(&p, buf, sizeof(buf))))
-		if ((err = net_parse(e, &net, &bits))) {
-			logmsg(LOG_ERR, "ERROR: %s in %s not IP network.  Message: %s.", e, l->key, err);
-			bad++;
-		}
-	return bad;
-}
-
-/*
- * Whether a is in a network list (the client as sent: IPv4-mapped is
- * IPv6 here, as pypolicyd-spf has it).  As pypolicyd-spf, a bad entry
- * ends the list, the entries before it still count, and each request
- * that gets to it logs it (debug >= 0).
- */
-static int
-net_match(const NetList *l, const Addr *a, int debug)
-{
-	int i;
-
-	for (i = 0; i < l->n; i++)
-		if (l->net[i].a.v6 == a->v6 && addr_inprefix(a->b, l->net[i].a.b, l->net[i].bits))
-			return 1;
-	if (l->bad && debug >= 0)
-		logmsg(LOG_INFO, "ERROR: %s in %s not IP network.  Message: %s. "
-		       "Aborting whitelist processing.", l->bad, l->key, l->err);
-	return 0;
+		logmsg(LOG_INFO, "no config argument: of %s and %s, %s: %s", default_configs[0],
+		       default_configs[1], why, path);
 }
 
 /* policy */
 
+/*
+ * Offers: pol_request() (one request, read, to its reply on stdout),
+ * pol_begin() and pol_ident() (for -q).  Owns the answers given to the
+ * messages seen (icache, by instance), the Per_User line in force and
+ * the reply's buffer.
+ */
+
+static char userline[CONF_LINE_MAX];	/* the Per_User line in force points into it */
+static char replybuf[REPLY_MAX + 64];
+static struct {		/* per-instance answers, for later recipients */
+	char id[INSTANCE_MAX];
+	int act;
+	char text[REPLY_MAX];
+} icache[ICACHE_SIZE];
+static int icache_next;
+
+static const char *const result_cap[NUM_RESULTS] = {	/* as pypolicyd-spf writes them */
+	[R_NONE] = "None", [R_NEUTRAL] = "Neutral", [R_PASS] = "Pass",
+	[R_FAIL] = "Fail", [R_SOFTFAIL] = "Softfail",
+	[R_TEMPERROR] = "Temperror", [R_PERMERROR] = "Permerror",
+};
 
 /*
  * A compiled template with the values of its fields (by enum TmplField)
@@ -4735,7 +4551,7 @@ static int
 pol_indomains(const char *list, const char *domain)
 {
 	for (; *list; list += strlen(list) + 1)
-		if (*domain && spf_subdomain(domain, list))
+		if (*domain && name_under(domain, list))
 			return 1;
 	return 0;
 }
@@ -4945,47 +4761,6 @@ pol_refuse(Ctx *x, int ident)
 }
 
 /*
- * The decision for one request, step for step pypolicyd-spf's _spfcheck:
- * the cached answer of the message, the skip and whitelist checks, then
- * the identities.
- */
-static void
-pol_decide(Ctx *x)
-{
-	const char *comment, *client = x->rq->has[AT_CLIENT] ? x->rq->v[AT_CLIENT] : NULL;
-	int k;
-
-	outcome(&x->o, A_NONE, "None", 0);
-	if (!(x->ipstr = *x->cf->prospective ? x->cf->prospective : client)) {
-		if (x->cf->debug >= 2)
-			logmsg(LOG_INFO, "spfcheck: No client address, exiting");
-		return;
-	}
-	if ((k = pol_cached(x->inst)) >= 0) {
-		if (icache[k].act == A_PREPEND)
-			outcome(&x->o, A_DUNNO, "Header already pre-pended", 0);
-		else
-			outcome(&x->o, icache[k].act, icache[k].text, 0);
-		return;
-	}
-	if (addr_parse(x->ipstr, &x->ip, 1) || addr_parse(x->ipstr, &x->raw, 0)) {
-		logmsg(LOG_ERR, "ERROR: client address \"%s\" is not an IP address; answering %s",
-		       x->ipstr, x->cf->error_action);
-		outcome(&x->o, A_ERROR, x->cf->error_action, 0);
-		return;
-	}
-	if ((comment = pol_skipped(x))) {
-		pol_trace(x, comment);
-		if (x->cf->debug >= 3)
-			logmsg(LOG_INFO, "%s", x->o.text);
-		x->o.act = A_PREPEND;
-		pol_memo(x, A_PREPEND, x->o.text);
-		return;
-	}
-	pol_identities(x);
-}
-
-/*
  * The HELO check (unless No_Check): returns 1 when it refuses the
  * request, else 0, with the header in *header.
  */
@@ -5072,6 +4847,47 @@ pol_identities(Ctx *x)
 }
 
 /*
+ * The decision for one request, step for step pypolicyd-spf's _spfcheck:
+ * the cached answer of the message, the skip and whitelist checks, then
+ * the identities.
+ */
+static void
+pol_decide(Ctx *x)
+{
+	const char *comment, *client = x->rq->has[AT_CLIENT] ? x->rq->v[AT_CLIENT] : NULL;
+	int k;
+
+	outcome(&x->o, A_NONE, "None", 0);
+	if (!(x->ipstr = *x->cf->prospective ? x->cf->prospective : client)) {
+		if (x->cf->debug >= 2)
+			logmsg(LOG_INFO, "spfcheck: No client address, exiting");
+		return;
+	}
+	if ((k = pol_cached(x->inst)) >= 0) {
+		if (icache[k].act == A_PREPEND)
+			outcome(&x->o, A_DUNNO, "Header already pre-pended", 0);
+		else
+			outcome(&x->o, icache[k].act, icache[k].text, 0);
+		return;
+	}
+	if (addr_parse(x->ipstr, &x->ip, 1) || addr_parse(x->ipstr, &x->raw, 0)) {
+		logmsg(LOG_ERR, "ERROR: client address \"%s\" is not an IP address; answering %s",
+		       x->ipstr, x->cf->error_action);
+		outcome(&x->o, A_ERROR, x->cf->error_action, 0);
+		return;
+	}
+	if ((comment = pol_skipped(x))) {
+		pol_trace(x, comment);
+		if (x->cf->debug >= 3)
+			logmsg(LOG_INFO, "%s", x->o.text);
+		x->o.act = A_PREPEND;
+		pol_memo(x, A_PREPEND, x->o.text);
+		return;
+	}
+	pol_identities(x);
+}
+
+/*
  * Write one reply: the strings up to a NULL one, as join() puts them.
  * Nothing from DNS or the request may end the line or hide a second
  * reply in it: controls become '?'.
@@ -5153,6 +4969,30 @@ pol_answer(const Ctx *x)
 		reply("action=dunno", (char *)NULL);
 }
 
+/* A Per_User line's "Key=Value|Key=Value" over cf. */
+static void
+pol_userkeys(Conf *cf, char *pairs, const char *path)
+{
+	const Key *k;
+	char *pair, *next, *e, *name;
+
+	for (pair = pairs; pair; pair = next) {
+		if ((next = strchr(pair, '|')))
+			*next++ = '\0';
+		if (!(e = strchr(pair, '=')))
+			continue;
+		*e = '\0';
+		name = strip(pair);
+		if (!(k = conf_key(name)) || !k->peruser) {
+			*e = '=';
+			logmsg(LOG_ERR, "ERROR: Unknown name in \"%s\" in file \"%s\" in per user "
+			       "settings", pair, path);
+		} else if (name + strlen(name) == e) {	/* "Key =" has always been ignored */
+			conf_set(cf, k, strip(e + 1), path);
+		}
+	}
+}
+
 /*
  * Per_User (pypolicyd-spf's "text,<path>"): the line for the recipient
  * is compiled over the file's configuration into x->cf, for this request.
@@ -5191,31 +5031,126 @@ pol_peruser(Ctx *x, const Conf *gc)
 	return found;
 }
 
-/* A Per_User line's "Key=Value|Key=Value" over cf. */
+/*
+ * The one start of a request: what the last one left goes (the arena,
+ * and the parsed records when their pool filled up), and x starts from rq
+ * and cf alone.  Field by field, not a compound literal: x holds some
+ * 100 KB of text buffers, each written before it is read.
+ */
 static void
-pol_userkeys(Conf *cf, char *pairs, const char *path)
+pol_begin(Ctx *x, Request *rq, const Conf *cf)
 {
-	const Key *k;
-	char *pair, *next, *e, *name;
+	int i;
 
-	for (pair = pairs; pair; pair = next) {
-		if ((next = strchr(pair, '|')))
-			*next++ = '\0';
-		if (!(e = strchr(pair, '=')))
-			continue;
-		*e = '\0';
-		name = strip(pair);
-		if (!(k = conf_key(name)) || !k->peruser) {
-			*e = '=';
-			logmsg(LOG_ERR, "ERROR: Unknown name in \"%s\" in file \"%s\" in per user "
-			       "settings", pair, path);
-		} else if (name + strlen(name) == e) {	/* "Key =" has always been ignored */
-			conf_set(cf, k, strip(e + 1), path);
-		}
+	arena_release(0);
+	spf_flush();
+	x->rq = rq;
+	x->cf = cf;	/* x->user is set with it, when a Per_User line applies */
+	x->inst = "";
+	x->ipstr = NULL;
+	memset(&x->ip, 0, sizeof(x->ip));
+	memset(&x->raw, 0, sizeof(x->raw));
+	x->sender = x->helo = x->rcpt = "";
+	for (i = 0; i < NUM_IDENTS; i++) {
+		x->id[i].r = R_NONE;
+		x->id[i].act = A_NONE;
+		x->id[i].nomail = 0;
+		x->id[i].exp[0] = x->id[i].reason[0] = x->id[i].header[0] = '\0';
+	}
+	x->o.act = x->o.mact = A_NONE;
+	x->o.iserror = 0;
+	x->o.text[0] = '\0';
+	x->o.mtext = NULL;
+	x->url[0] = '\0';
+}
+
+/*
+ * The recipient as pypolicyd-spf shows it: "none" when there is none;
+ * with Per_User the whole address, with Hide_Receiver "<UNKNOWN>", else
+ * its domain.
+ */
+static void
+pol_recipient(Request *rq, const Conf *gc)
+{
+	char *r = rq->v[AT_RECIPIENT], *at;
+
+	if (!*r)
+		strcpy(r, "none");
+	rq->has[AT_RECIPIENT] = 1;
+	if (*gc->per_user)
+		return;
+	if (gc->hide_receiver) {
+		strcpy(r, "<UNKNOWN>");
+	} else if (strcmp(r, "none") && (at = strchr(r, '@'))) {
+		memmove(r, at + 1, strlen(at));	/* split('@')[1] */
+		if ((at = strchr(r, '@')))
+			*at = '\0';
 	}
 }
 
+/*
+ * Answer one request, x->rq, under the file's configuration gc: the
+ * configuration in force, the decision, the instance memory, the reply.
+ */
+static void
+pol_request(Ctx *x, Request *rq, const Conf *gc, const char *path)
+{
+	int peruser = 0;
+
+	pol_begin(x, rq, gc);
+	if (rq->bad) {
+		reply("action=", gc->error_action, (char *)NULL);
+		return;
+	}
+	if (gc->seed_only)
+		logmsg(LOG_ERR, "WARNING: Deprecated Config Option defaultSeedOnly in use in: %s", path);
+	if (gc->mock) {
+		reply("action=dunno mock header field that should be ignored", (char *)NULL);
+		return;
+	}
+	pol_recipient(rq, gc);
+	x->rcpt = rq->v[AT_RECIPIENT];
+	if (*gc->per_user && (peruser = pol_peruser(x, gc)) && gc->debug >= 2)
+		logmsg(LOG_INFO, "Per user configuration data in use for: %s", x->rcpt);
+	x->inst = peruser ? "" : rq->v[AT_INSTANCE];
+	x->sender = rq->has[AT_SENDER] ? rq->v[AT_SENDER] : "";
+	x->helo = rq->has[AT_HELO] ? rq->v[AT_HELO] : "";
+	pol_decide(x);
+	pol_remember(x);
+	pol_answer(x);
+}
+
 /* input */
+
+/*
+ * Offers: in_request() (the next request from stdin, attributes lower-
+ * cased as pypolicyd-spf does), in_state() (a listener's child tells its
+ * slot), in_setup() (a child's slot and time limits).  Owns the bytes
+ * read and not yet taken, the time limits, the eviction signal.
+ */
+
+enum { IN_EOF = -1, IN_BAD = -2 };	/* in_line(): no line */
+static struct {		/* what comes from Postfix: spawn mode, or a listener's child */
+	char buf[IN_BUF];	/* read, not yet taken */
+	size_t pos, len;
+	char line[LINE_MAX_LEN + 1];
+	char lower[LINE_MAX_LEN + 1];	/* a value lower-cased in UTF-8 */
+	int idle_ms;		/* listener: close a silent connection */
+	int request_ms;		/* listener: a request's limit from its first byte */
+	long long start;	/* ms: the first byte of the request being read */
+	Slot *slot;		/* a listener child's own */
+	const char *inst;	/* the last request's instance, while none is read (in_same) */
+} input;
+static volatile sig_atomic_t got_evict;	/* a listener child: go, for a new client */
+static int leave;	/* a listener child: go now, between requests (in_idle) */
+
+#define ATTR(s)	{ s, sizeof(s) - 1 }
+static const struct { const char *name; size_t len; } attrs[NUM_ATTRS] = {
+	[AT_CLIENT] = ATTR("client_address"), [AT_HELO] = ATTR("helo_name"),
+	[AT_SENDER] = ATTR("sender"), [AT_RECIPIENT] = ATTR("recipient"),
+	[AT_INSTANCE] = ATTR("instance"), [AT_QUEUEID] = ATTR("queue_id"),
+};
+
 /*
  * A child asked to go, between requests: whether the next request, come
  * within IDLE_MIN_MS, is another recipient of the message just answered
@@ -5267,6 +5202,23 @@ in_setup(Slot *slot, const Conf *cf)
 	input.idle_ms = cf->idle_timeout * 1000;
 }
 
+/*
+ * A listener child tells the listener what it is doing (lst_evict), and
+ * once a reply is out learns whether it was asked to go meanwhile.
+ */
+static void
+in_state(int state)
+{
+	input.start = state == S_READ ? now_ms() : 0;
+	if (!input.slot)
+		return;
+	if (state == S_BUSY)
+		input.slot->requests++;
+	else if (state == S_IDLE && input.slot->evicted)
+		leave = 1;
+	input.slot->since = now_ms();
+	input.slot->state = state;
+}
 
 /*
  * Listener mode: wait for input.  Returns 1 (the connection is to close)
@@ -5275,7 +5227,7 @@ in_setup(Slot *slot, const Conf *cf)
  * idle (E_NOW), at once unless a request has come (then after its reply);
  * a partial request only when it has stalled (E_NOW), never while it
  * comes; a turn (E_TURN) between requests, but not before the message's
- * next recipient (lst_same).  The listener has logged why it asked.
+ * next recipient (in_same).  The listener has logged why it asked.
  */
 static int
 in_idle(void)
@@ -5316,24 +5268,6 @@ in_idle(void)
 	else
 		logmsg(LOG_INFO, "closing a connection idle for %d s", input.idle_ms / 1000);
 	return 1;
-}
-
-/*
- * A listener child tells the listener what it is doing (lst_evict), and
- * once a reply is out learns whether it was asked to go meanwhile.
- */
-static void
-in_state(int state)
-{
-	input.start = state == S_READ ? now_ms() : 0;
-	if (!input.slot)
-		return;
-	if (state == S_BUSY)
-		input.slot->requests++;
-	else if (state == S_IDLE && input.slot->evicted)
-		leave = 1;
-	input.slot->since = now_ms();
-	input.slot->state = state;
 }
 
 /*
@@ -5509,95 +5443,12 @@ in_request(const Conf *cf, Request *rq)
 }
 
 /* modes */
-/*
- * The one start of a request: what the last one left goes (the arena,
- * and the parsed records when their pool filled up), and x starts from rq
- * and cf alone.  Field by field, not a compound literal: x holds some
- * 100 KB of text buffers, each written before it is read.
- */
-static void
-pol_begin(Ctx *x, Request *rq, const Conf *cf)
-{
-	int i;
-
-	arena_release(0);
-	spf_flush();
-	x->rq = rq;
-	x->cf = cf;	/* x->user is set with it, when a Per_User line applies */
-	x->inst = "";
-	x->ipstr = NULL;
-	memset(&x->ip, 0, sizeof(x->ip));
-	memset(&x->raw, 0, sizeof(x->raw));
-	x->sender = x->helo = x->rcpt = "";
-	for (i = 0; i < NUM_IDENTS; i++) {
-		x->id[i].r = R_NONE;
-		x->id[i].act = A_NONE;
-		x->id[i].nomail = 0;
-		x->id[i].exp[0] = x->id[i].reason[0] = x->id[i].header[0] = '\0';
-	}
-	x->o.act = x->o.mact = A_NONE;
-	x->o.iserror = 0;
-	x->o.text[0] = '\0';
-	x->o.mtext = NULL;
-	x->url[0] = '\0';
-}
-
 
 /*
- * The recipient as pypolicyd-spf shows it: "none" when there is none;
- * with Per_User the whole address, with Hide_Receiver "<UNKNOWN>", else
- * its domain.
+ * Offers: mode_spawn() (the policy protocol on stdin/stdout until EOF;
+ * a listener's child runs it too) and mode_query() (-q).  Owns nothing
+ * beyond their own Request and Ctx.
  */
-static void
-pol_recipient(Request *rq, const Conf *gc)
-{
-	char *r = rq->v[AT_RECIPIENT], *at;
-
-	if (!*r)
-		strcpy(r, "none");
-	rq->has[AT_RECIPIENT] = 1;
-	if (*gc->per_user)
-		return;
-	if (gc->hide_receiver) {
-		strcpy(r, "<UNKNOWN>");
-	} else if (strcmp(r, "none") && (at = strchr(r, '@'))) {
-		memmove(r, at + 1, strlen(at));	/* split('@')[1] */
-		if ((at = strchr(r, '@')))
-			*at = '\0';
-	}
-}
-
-/*
- * Answer one request, x->rq, under the file's configuration gc: the
- * configuration in force, the decision, the instance memory, the reply.
- */
-static void
-pol_request(Ctx *x, Request *rq, const Conf *gc, const char *path)
-{
-	int peruser = 0;
-
-	pol_begin(x, rq, gc);
-	if (rq->bad) {
-		reply("action=", gc->error_action, (char *)NULL);
-		return;
-	}
-	if (gc->seed_only)
-		logmsg(LOG_ERR, "WARNING: Deprecated Config Option defaultSeedOnly in use in: %s", path);
-	if (gc->mock) {
-		reply("action=dunno mock header field that should be ignored", (char *)NULL);
-		return;
-	}
-	pol_recipient(rq, gc);
-	x->rcpt = rq->v[AT_RECIPIENT];
-	if (*gc->per_user && (peruser = pol_peruser(x, gc)) && gc->debug >= 2)
-		logmsg(LOG_INFO, "Per user configuration data in use for: %s", x->rcpt);
-	x->inst = peruser ? "" : rq->v[AT_INSTANCE];
-	x->sender = rq->has[AT_SENDER] ? rq->v[AT_SENDER] : "";
-	x->helo = rq->has[AT_HELO] ? rq->v[AT_HELO] : "";
-	pol_decide(x);
-	pol_remember(x);
-	pol_answer(x);
-}
 
 /* spawn (default): the policy protocol on stdin/stdout until EOF. */
 static int
@@ -5618,7 +5469,63 @@ mode_spawn(const Conf *cf, const char *path)
 	return 0;
 }
 
+/* -q: evaluate once and print result, explanation, header. */
+static int
+mode_query(const Conf *cf, const char *ipstr, const char *sender, const char *helo)
+{
+	static const int status[NUM_RESULTS] = {	/* documented in spfpolicy.8 */
+		[R_PASS] = 0, [R_FAIL] = 1, [R_SOFTFAIL] = 2, [R_NEUTRAL] = 3,
+		[R_NONE] = 4, [R_PERMERROR] = 5, [R_TEMPERROR] = 6,
+	};
+	static Ctx ctx;
+	long long t0 = now_ms();
+	Ctx *x = &ctx;
+	const Verdict *id;
+
+	pol_begin(x, NULL, cf);
+	if (addr_parse(ipstr, &x->ip, 1)) {
+		logmsg(LOG_ERR, "not an IP address: %s", ipstr);
+		return EXIT_USAGE;
+	}
+	x->ipstr = ipstr;
+	x->sender = sender;
+	x->helo = helo;
+	x->rcpt = "none";
+	pol_ident(x, *sender ? I_MAILFROM : I_HELO);
+	id = &x->id[*sender ? I_MAILFROM : I_HELO];
+	trace("%s in %lld ms, %d DNS quer%s sent", result_name[id->r], now_ms() - t0, dns_queries(),
+	      dns_queries() == 1 ? "y" : "ies");
+	printf("%s\n%s\n%s\n", result_name[id->r], id->r == R_FAIL ? id->exp : "", id->header);
+	return fflush(stdout) ? EXIT_INTERNAL : status[id->r];
+}
+
 /* listener */
+
+/*
+ * Offers: mode_listen() (-l), lst_loopback() (-t's warning) and
+ * lst_drop() (root gives up its rights).  Owns the slots shared with the
+ * children, the clients waiting for one, the signals the listener got,
+ * the caps on its log lines and the unix socket file it made.
+ */
+
+typedef struct {	/* log lines of one kind this minute, and how many more */
+	long long window;
+	int logged, more;
+} Cap;
+
+static Slot *slots;		/* listener: MAX_CONN_LIMIT, shared with the children */
+static volatile sig_atomic_t got_term, got_hup;
+static Cap refused, closed;	/* lst_cap(): refused clients, closes for new ones */
+static struct {		/* listener: clients accepted while all slots were taken */
+	int fd[WAIT_MAX];	/* first come first */
+	int n;
+} waiting;
+static struct {		/* the unix socket file lst_bind() made: lst_unlink() */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	dev_t dev;
+	ino_t ino;
+	pid_t pid;		/* the listener's: its children leave it */
+} lsock;
 
 static void
 lst_signal(int sig)
@@ -5851,6 +5758,7 @@ lst_allowed(const Conf *cf, const struct sockaddr_storage *ss)
 	return lst_peer(ss, text, sizeof(text)) && !addr_parse(text, &a, 1) &&
 	       net_match(&cf->listen_allow, &a, -1);	/* IPv4-mapped: as IPv4 */
 }
+
 /*
  * Whether a line of c's kind may be logged: LOG_CAP_MAX lines a minute,
  * then they are counted, and the count logged (more, with %d) when the
@@ -5923,7 +5831,6 @@ lst_rank(const Slot *s, long long now)
  * was asked.
  */
 #define TURN(rank)	((rank) == 3 || (rank) == 4)	/* lst_rank(): in use */
-
 static int
 lst_evict(const Conf *cf)
 {
@@ -6154,47 +6061,6 @@ lst_accept(const Conf *cf, int lfd, int full, const char *path)
 }
 
 /*
- * -l: accept connections and serve each in a child, at most
- * Max_Connections.  When all are taken, allowed clients that connect
- * wait (WAIT_MAX accepted, first come first served; more in the listen
- * queue) while lst_room() makes room.
- */
-static int
-mode_listen(Conf *cf, const char *spec, const char *path)
-{
-	struct pollfd p;
-	long long hold = 0;
-	int lfd = lst_setup(cf, spec), n = 0, full, ms;
-
-	while (!got_term) {
-		n = lst_reap(n);
-		if (got_hup) {
-			got_hup = 0;
-			lst_reload(cf, path);
-		}
-		full = n >= MIN(cf->max_connections, MAX_CONN_LIMIT);
-		if (waiting.n && !full) {
-			n += lst_start(cf, lfd, lst_next(), path);
-			continue;
-		}
-		ms = LISTEN_TICK_MS;
-		if (waiting.n) {
-			hold = lst_room(cf, hold);
-			ms = MAX(1, MIN(hold - now_ms(), EVICT_RETRY_MS));
-		}
-		p.fd = waiting.n < WAIT_MAX ? lfd : -1;
-		p.events = POLLIN;
-		if (poll(&p, 1, ms) > 0 && (p.revents & POLLIN))
-			n += lst_accept(cf, lfd, full, path);
-	}
-	close(lfd);
-	while (waiting.n)
-		close(lst_next());
-	lst_stop(n);
-	return 0;
-}
-
-/*
  * SIGTERM.  A container engine gives 10 s before SIGKILL, and smtpd keeps
  * its connection open between requests: idle and partly read connections
  * are closed at once (smtpd connects again for its next request), a
@@ -6235,65 +6101,64 @@ lst_stop(int n)
 	       n, n == 1 ? "" : "s", SHUTDOWN_MS / 1000);
 }
 
-/* -q: evaluate once and print result, explanation, header. */
+/*
+ * -l: accept connections and serve each in a child, at most
+ * Max_Connections.  When all are taken, allowed clients that connect
+ * wait (WAIT_MAX accepted, first come first served; more in the listen
+ * queue) while lst_room() makes room.
+ */
 static int
-mode_query(const Conf *cf, const char *ipstr, const char *sender, const char *helo)
+mode_listen(Conf *cf, const char *spec, const char *path)
 {
-	static const int status[NUM_RESULTS] = {	/* documented in spfpolicy.8 */
-		[R_PASS] = 0, [R_FAIL] = 1, [R_SOFTFAIL] = 2, [R_NEUTRAL] = 3,
-		[R_NONE] = 4, [R_PERMERROR] = 5, [R_TEMPERROR] = 6,
-	};
-	static Ctx ctx;
-	long long t0 = now_ms();
-	Ctx *x = &ctx;
-	const Verdict *id;
+	struct pollfd p;
+	long long hold = 0;
+	int lfd = lst_setup(cf, spec), n = 0, full, ms;
 
-	pol_begin(x, NULL, cf);
-	if (addr_parse(ipstr, &x->ip, 1)) {
-		logmsg(LOG_ERR, "not an IP address: %s", ipstr);
-		return EXIT_USAGE;
+	while (!got_term) {
+		n = lst_reap(n);
+		if (got_hup) {
+			got_hup = 0;
+			lst_reload(cf, path);
+		}
+		full = n >= MIN(cf->max_connections, MAX_CONN_LIMIT);
+		if (waiting.n && !full) {
+			n += lst_start(cf, lfd, lst_next(), path);
+			continue;
+		}
+		ms = LISTEN_TICK_MS;
+		if (waiting.n) {
+			hold = lst_room(cf, hold);
+			ms = MAX(1, MIN(hold - now_ms(), EVICT_RETRY_MS));
+		}
+		p.fd = waiting.n < WAIT_MAX ? lfd : -1;
+		p.events = POLLIN;
+		if (poll(&p, 1, ms) > 0 && (p.revents & POLLIN))
+			n += lst_accept(cf, lfd, full, path);
 	}
-	x->ipstr = ipstr;
-	x->sender = sender;
-	x->helo = helo;
-	x->rcpt = "none";
-	pol_ident(x, *sender ? I_MAILFROM : I_HELO);
-	id = &x->id[*sender ? I_MAILFROM : I_HELO];
-	trace("%s in %lld ms, %d DNS quer%s sent", result_name[id->r], now_ms() - t0, dns_queries(),
-	      dns_queries() == 1 ? "y" : "ies");
-	printf("%s\n%s\n%s\n", result_name[id->r], id->r == R_FAIL ? id->exp : "", id->header);
-	return fflush(stdout) ? EXIT_INTERNAL : status[id->r];
+	close(lfd);
+	while (waiting.n)
+		close(lst_next());
+	lst_stop(n);
+	return 0;
 }
+
+/* main */
 
 /*
- * Without a config argument: the first of default_configs that exists.
- * Upstream's path comes first; Debian's package keeps its file in the
- * other, and its master.cf line gives no path.
+ * Offers: main().  Owns the configuration in force, which a listener's
+ * SIGHUP reloads in place.
  */
-static const char *
-conf_default(void)
-{
-	size_t i;
 
-	for (i = 0; i < LEN(default_configs); i++)
-		if (!access(default_configs[i], F_OK))
-			return default_configs[i];
-	return default_configs[0];	/* missing: logged, the defaults */
-}
+static Conf config;		/* the file's, compiled; its values live with it */
 
-/* Say which file is in force when none was named (-t: on stdout). */
-static void
-conf_which(const char *path, int check)
-{
-	const char *why = access(path, F_OK) ? "neither exists: the defaults" : "the first that exists";
-
-	if (check)
-		printf("%s: no config argument: of %s and %s, %s\n", path, default_configs[0],
-		       default_configs[1], why);
-	else
-		logmsg(LOG_INFO, "no config argument: of %s and %s, %s: %s", default_configs[0],
-		       default_configs[1], why, path);
-}
+typedef struct {	/* the command line */
+	const char *ident;	/* for syslog: argv[0]'s last part */
+	const char *conffile, *ns, *listen;
+	const char *user;	/* -u: root serves as this user, over Listen_User */
+	int query, check, root;
+	int argc;		/* the operands */
+	char **argv;
+} Opts;
 
 /*
  * Root in spawn mode.  spawn(8) never runs its command as root: off a

@@ -147,6 +147,9 @@ else
 	fail "man page lint" "$out"
 fi
 
+section "the map of spfpolicy.c: sections in order, no call up the file, state in its section"
+runner map sh tests/map.sh -v
+
 section "RFC 7208 test suite"
 if [ ! -f tests/spfsuite.py ]; then
 	skip "RFC 7208 suite: no tests/spfsuite.py"

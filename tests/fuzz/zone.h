@@ -102,7 +102,7 @@ zone_addr(int type, const char *v, unsigned char *b)
 static int
 zone_under(const char *name, const char *domain)
 {
-	return spf_subdomain(name, domain);
+	return name_under(name, domain);
 }
 
 static void
