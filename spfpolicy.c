@@ -3450,7 +3450,7 @@ spf_mech(Check *c, const Term *t, const char *domain, int depth)
 	return mechs[t->mech].match(c, t, target, depth);
 }
 
-/* RFC 7208 4.6.2: the result of the first directive that matches, or R_NOTYET. */
+/* RFC 7208 4.6.2: the result of the first directive that matches; else R_NOTYET */
 static int
 spf_eval(Check *c, const Record *r, const char *domain, int depth)
 {
