@@ -13,11 +13,10 @@
 #	- a function passes 60 lines;
 #	- a mutable file-scope variable is used by a section other than
 #	  the one that declares it, or is declared before the sections.
-# It also compiles the file with -Wshadow, warnings as errors, when
-# ares.h is at hand ($CARES_PREFIX/include, deps/cares*/include or the
-# system's).  map.sh -v also prints the numbers (functions, lengths,
-# forward uses, prototypes, parameters, globals).
-# Usage: map.sh [-v] [FILE]
+# It also compiles the file with -Wshadow, warnings as errors, against
+# each c-ares in deps/ (else the system's ares.h; skipped without one).
+# map.sh -v also prints the numbers (functions, lengths, forward uses,
+# prototypes, parameters, globals).  Usage: map.sh [-v] [FILE]
 
 v=0
 [ "${1:-}" = -v ] && { v=1; shift; }
@@ -235,22 +234,30 @@ END {
 	exit bad > 0
 }' "$src" "$src" || exit 1
 
-# -Wshadow: a local that hides a global is the state a section does not own
+# -Wshadow: a local that hides a global is the state a section does not
+# own.  Against each c-ares at hand (deps/cares*: the code under version
+# checks differs), else the system's.
 dir=$(cd "$(dirname "$src")" && pwd)
 cc=${CC:-cc}
 command -v "$cc" >/dev/null || cc=gcc
-inc=
-for d in ${CARES_PREFIX:+"$CARES_PREFIX/include"} "$dir"/deps/cares/include "$dir"/deps/cares*/include /usr/include; do
-	[ -f "$d/ares.h" ] && { inc=$d; break; }
+incs=
+for d in "$dir"/deps/cares*/include; do
+	[ -f "$d/ares.h" ] && incs="$incs $d"
 done
-if [ -z "$inc" ] || [ ! -f "$dir/config.h" ] || ! command -v "$cc" >/dev/null; then
+[ -n "$incs" ] || [ ! -f /usr/include/ares.h ] || incs=/usr/include
+if [ -z "$incs" ] || [ ! -f "$dir/config.h" ] || ! command -v "$cc" >/dev/null; then
 	echo "skipped: map/shadow: no ares.h, config.h (make makes it) or compiler"
 	exit 0
 fi
-if out=$("$cc" -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DVERSION='"map"' \
-    -I"$dir" -I"$inc" -Wshadow -Werror=shadow -fsyntax-only "$src" 2>&1); then
-	echo "ok map/shadow ($cc -Wshadow)"
-else
-	echo "FAIL map/shadow: $out" | head -5
-	exit 1
-fi
+rc=0
+for inc in $incs; do
+	v=$(sed -n 's/^#define ARES_VERSION_STR "\(.*\)"/\1/p' "$inc/ares_version.h" 2>/dev/null)
+	if out=$("$cc" -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DVERSION='"map"' \
+	    -I"$dir" -isystem "$inc" -Wshadow -Werror=shadow -fsyntax-only "$src" 2>&1); then
+		echo "ok map/shadow ($cc -Wshadow, c-ares ${v:-?})"
+	else
+		echo "FAIL map/shadow: c-ares ${v:-?}: $out" | head -5
+		rc=1
+	fi
+done
+exit $rc
