@@ -1799,10 +1799,9 @@ static unsigned dcache_gen;
 static unsigned
 cache_ttl(const unsigned char *p, int plen, int neg)
 {
-	Unpack u;
+	Unpack u, soa;
 	RR rr;
-	Unpack soa;
-	unsigned ttl = dns_cache_max_ttl, v;
+	unsigned ttl = dns_cache_max_ttl, v, min;
 	int an, nsc, i, found = 0;
 
 	an = unpack_start(&u, p, plen, &nsc);
@@ -1813,7 +1812,8 @@ cache_ttl(const unsigned char *p, int plen, int neg)
 		v = rr.ttl;
 		if (neg && rr.rdlen >= 22) {	/* SOA MINIMUM: the last 4 bytes */
 			soa = unpack_at(&u, rr.rd + rr.rdlen - 4);
-			v = MIN(v, unpack_u32(&soa));
+			min = unpack_u32(&soa);	/* not inside MIN(): read once */
+			v = MIN(v, min);
 		}
 		ttl = MIN(ttl, v);
 		found = 1;

@@ -10,7 +10,8 @@
  * hands them over (dns_status: RCODEs; FORMERR after EDNS).
  *
  * Checks beyond the sanitizers: an answer is D_OK only with records, its
- * TXT lengths are the lengths of its strings, its names are usable.
+ * TXT lengths are the lengths of its strings, its names are usable;
+ * cache_ttl() gives what a plain reading of the bytes gives (ref_ttl).
  */
 #define DNS_SEND(q)	fz_send(q)
 static void fz_send(void *);
@@ -91,6 +92,77 @@ wire(const char *name, const uint8_t *data, size_t size)
 			abort();
 		check_answer(&a);
 	}
+}
+
+/*
+ * The model of cache_ttl(), written plainly over the bytes, without the
+ * cursor: past the name at *off (compression pointers followed as
+ * dns_name() did before the cursor); -1 when it cannot be read.
+ */
+static int
+ref_name(const unsigned char *p, int n, int *off)
+{
+	int o = *off, jumps = 0, len = 0, l;
+
+	for (;;) {
+		if (o >= n)
+			return -1;
+		l = p[o];
+		if ((l & 0xc0) == 0xc0) {
+			if (o + 1 >= n || ++jumps > DNS_JUMPS_MAX)
+				return -1;
+			if (jumps == 1)
+				*off = o + 2;
+			o = (l & 0x3f) << 8 | p[o + 1];
+			continue;
+		}
+		if (l & 0xc0)
+			return -1;
+		if (!l)
+			break;
+		if (o + 1 + l > n || len + l + 1 > DNS_NAME_MAX)
+			return -1;
+		len += (len > 0) + l;
+		o += 1 + l;
+	}
+	if (!jumps)
+		*off = o + 1;
+	return 0;
+}
+
+static unsigned
+ref_ttl(const unsigned char *p, int n, int neg)
+{
+	unsigned ttl = dns_cache_max_ttl, v, min;
+	int qd, an, ns, off = 12, i, type, rdlen, found = 0;
+
+	if (n < 12)
+		return 0;
+	qd = p[4] << 8 | p[5];
+	an = p[6] << 8 | p[7];
+	ns = p[8] << 8 | p[9];
+	for (i = 0; i < qd; i++, off += 4)
+		if (ref_name(p, n, &off))
+			return 0;
+	for (i = 0; i < an + ns; i++) {
+		if (ref_name(p, n, &off) || off + 10 > n)
+			return 0;
+		type = p[off] << 8 | p[off + 1];
+		v = (unsigned)p[off + 4] << 24 | p[off + 5] << 16 | p[off + 6] << 8 | p[off + 7];
+		rdlen = p[off + 8] << 8 | p[off + 9];
+		if (off + 10 + rdlen > n)
+			return 0;
+		off += 10 + rdlen;
+		if (neg ? i < an || type != T_SOA : i >= an)
+			continue;
+		if (neg && rdlen >= 22) {	/* the SOA's MINIMUM: its last 4 bytes */
+			min = (unsigned)p[off - 4] << 24 | p[off - 3] << 16 | p[off - 2] << 8 | p[off - 1];
+			v = v < min ? v : min;
+		}
+		ttl = ttl < v ? ttl : v;
+		found = 1;
+	}
+	return found ? ttl : 0;
 }
 
 static void
@@ -180,8 +252,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_answer(&a);
 	}
 	n = size > INT_MAX ? INT_MAX : (int)size;
-	if (cache_ttl(data, n, 0) > dns_cache_max_ttl || cache_ttl(data, n, 1) > dns_cache_max_ttl)
+	if (cache_ttl(data, n, 0) != ref_ttl(data, n, 0) || cache_ttl(data, n, 1) != ref_ttl(data, n, 1) ||
+	    ref_ttl(data, n, 0) > dns_cache_max_ttl || ref_ttl(data, n, 1) > dns_cache_max_ttl) {
+		dprintf(2, "fuzz: cache_ttl %u %u, the model's %u %u\n", cache_ttl(data, n, 0),
+		        cache_ttl(data, n, 1), ref_ttl(data, n, 0), ref_ttl(data, n, 1));
 		abort();
+	}
 	cares_parsers(data, n);
 	wire(name, data, size);
 	return 0;
