@@ -1626,7 +1626,7 @@ idn_ascii(const char *name, char *out, size_t size)
 /*
  * Offers: Unpack, a read cursor over a DNS message (OpenSMTPD's struct
  * unpack): unpack_start() (past the header and question), unpack_rr(),
- * unpack_name(), unpack_u16(), unpack_u32(), unpack_at().  A read that
+ * unpack_name(), unpack_u32(), unpack_take(), unpack_at().  A read that
  * does not fit sets the cursor's err and every read after it is a no-op,
  * so that a caller checks once.  Owns nothing.
  */
@@ -1666,28 +1666,24 @@ unpack_at(const Unpack *u, int off)
 	return v;
 }
 
-static void
-unpack_skip(Unpack *u, int n)
+/* n bytes at the cursor, and the cursor past them; NULL (err) when they are not there */
+static const unsigned char *
+unpack_take(Unpack *u, int n)
 {
-	if (!u->err && n > u->len - u->off)
+	if (u->err || n > u->len - u->off) {
 		unpack_fail(u);
-	if (!u->err)
-		u->off += n;
-}
-
-static unsigned
-unpack_u16(Unpack *u)
-{
-	unpack_skip(u, 2);
-	return u->err ? 0 : (unsigned)u->p[u->off - 2] << 8 | u->p[u->off - 1];
+		return NULL;
+	}
+	u->off += n;
+	return u->p + u->off - n;
 }
 
 static unsigned
 unpack_u32(Unpack *u)
 {
-	unsigned hi = unpack_u16(u);
+	const unsigned char *b = unpack_take(u, 4);
 
-	return hi << 16 | unpack_u16(u);
+	return b ? (unsigned)b[0] << 24 | (unsigned)b[1] << 16 | b[2] << 8 | b[3] : 0;
 }
 
 /*
@@ -1746,13 +1742,19 @@ unpack_name(Unpack *u, char *out)
 static void
 unpack_rr(Unpack *u, RR *rr)
 {
+	const unsigned char *b;
+
 	unpack_name(u, rr->owner);
-	rr->type = unpack_u16(u);
-	unpack_u16(u);	/* class */
-	rr->ttl = unpack_u32(u);
-	rr->rdlen = unpack_u16(u);
+	if (!(b = unpack_take(u, 10))) {	/* TYPE, CLASS, TTL, RDLENGTH */
+		rr->type = rr->rdlen = rr->rd = 0;
+		rr->ttl = 0;
+		return;
+	}
+	rr->type = b[0] << 8 | b[1];
+	rr->ttl = (unsigned)b[4] << 24 | (unsigned)b[5] << 16 | b[6] << 8 | b[7];
+	rr->rdlen = b[8] << 8 | b[9];
 	rr->rd = u->off;
-	unpack_skip(u, rr->rdlen);
+	unpack_take(u, rr->rdlen);
 }
 
 /*
@@ -1764,19 +1766,20 @@ unpack_rr(Unpack *u, RR *rr)
 static int
 unpack_start(Unpack *u, const unsigned char *p, int plen, int *nsc)
 {
-	int qd, an;
+	const unsigned char *b;
+	int qd;
 
 	*u = (Unpack){ .p = p, .len = plen };
-	unpack_skip(u, 4);	/* ID, flags */
-	qd = unpack_u16(u);
-	an = unpack_u16(u);
-	*nsc = unpack_u16(u);
-	unpack_skip(u, 2);	/* ARCOUNT */
+	*nsc = 0;
+	if (!(b = unpack_take(u, 12)))	/* ID, flags, the four counts */
+		return 0;
+	qd = b[4] << 8 | b[5];
+	*nsc = b[8] << 8 | b[9];
 	while (qd-- > 0 && !u->err) {
 		unpack_name(u, NULL);
 		u->off += 4;
 	}
-	return an;
+	return b[6] << 8 | b[7];
 }
 
 /* cache */
@@ -2649,6 +2652,8 @@ static const char *const match_name[] = {	/* enum Match, for -v */
 };
 
 enum { MACRO_BAD = -1, MACRO_FULL = -2 };	/* spf_expand(): no expansion */
+/* a byte a macro-string holds as it is, RFC 7208 7.1 (exp: an explanation's, spaces too) */
+#define MACRO_BYTE(c, exp)	(((c) >= 0x21 || ((exp) && (c) == ' ')) && (c) <= 0x7e)
 enum { MACRO_OK, MACRO_TAIL };	/* spf_macro_check(): well-formed (and how it ends) */
 
 typedef struct {	/* one piece of a macro-string, RFC 7208 7.1 */
@@ -2789,7 +2794,7 @@ spf_piece(const char **sp, const char *e, int exp, Piece *m)
 	m->litlen = 1;
 	if (!(m->pct = *s == '%')) {
 		*sp = s + 1;
-		return (*s < 0x21 && !(exp && *s == ' ')) || *s > 0x7e ? MACRO_BAD : MACRO_OK;
+		return MACRO_BYTE(*s, exp) ? MACRO_OK : MACRO_BAD;
 	}
 	if (++s == e)
 		return MACRO_BAD;
@@ -2834,6 +2839,11 @@ spf_macro_check(const char *s, size_t n, int exp)
 	int tail = MACRO_OK;
 
 	while (s < e) {
+		if (*s != '%' && MACRO_BYTE(*s, exp)) {	/* most are: no call */
+			s++;
+			tail = MACRO_OK;
+			continue;
+		}
 		if (spf_piece(&s, e, exp, &m) == MACRO_BAD)
 			return MACRO_BAD;
 		tail = m.pct ? MACRO_TAIL : MACRO_OK;
@@ -3029,6 +3039,10 @@ spf_expand(Check *c, const char *s, size_t n, const char *domain, int exp)
 	Piece m;
 
 	while (s < e && !b.err) {
+		if (*s != '%' && MACRO_BYTE(*s, exp)) {	/* most are: no call */
+			buf_put(&b, s++, 1);
+			continue;
+		}
 		if (spf_piece(&s, e, exp, &m) == MACRO_BAD)
 			return MACRO_BAD;
 		if (m.litlen)
