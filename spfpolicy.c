@@ -233,7 +233,7 @@ typedef struct {	/* a record, parsed: what both the syntax check and the evaluat
 enum { PTR_FAILED = -1, PTR_VOID = -2 };	/* Ptrs.n: the PTR lookup failed, was void */
 typedef struct {	/* the client's validated PTR names, RFC 7208 5.5 */
 	int done;		/* n and name[] are set */
-	int n;			/* or PTR_FAILED, PTR_VOID */
+	int n;			/* the names in name[]; or PTR_FAILED, PTR_VOID */
 	char name[MAX_PTR_NAMES][DNS_NAME_MAX + 1];
 } Ptrs;
 
